@@ -1,0 +1,33 @@
+/* moonbox: the command-line host. */
+#include <string.h>
+
+#include "cli/cli.h"
+
+static const char main_help[] =
+    "usage: moonbox COMMAND [ARGS]\n"
+    "\n"
+    "Run sandboxed game-mod Lua scripts headless.\n"
+    "\n"
+    "commands:\n"
+    "  exec DATA_DIR FILE.lua   run one script in a fresh sandbox, print its output\n"
+    "\n"
+    "moonbox COMMAND --help shows the options of a command.\n"
+    "moonbox --version prints the version.\n";
+
+int main(int argc, char **argv) {
+  if (argc < 2) {
+    fputs(main_help, stderr);
+    return EXIT_USAGE;
+  }
+  const char *cmd = argv[1];
+  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+    fputs(main_help, stdout);
+    return EXIT_OK;
+  }
+  if (!strcmp(cmd, "--version")) {
+    printf("moonbox %s\n", mb_version());
+    return EXIT_OK;
+  }
+  if (!strcmp(cmd, "exec")) return cmd_exec(argc - 1, argv + 1);
+  return cli_usage_error("unknown command '%s' (see moonbox --help)", cmd);
+}

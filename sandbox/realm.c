@@ -1,0 +1,438 @@
+/* One realm: lua_State + counting allocator + budget + the gate. */
+#define _POSIX_C_SOURCE 200809L
+#include "sandbox/realm.h"
+
+#include <stdarg.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <lauxlib.h>
+#include <luajit.h>
+
+/* The count hook runs every HOOK_GRANULE VM instructions while a call is
+ * armed; budgets are charged in these units (overshoot < one granule). */
+#define HOOK_GRANULE 1000
+/* Nested C functions calling back into Lua (sort comparators, gsub
+ * callbacks, coroutine resumes, print's tostring). LuaJIT never checks the
+ * C stack; one level costs up to ~10 KiB, so 200 levels stay under 2 MiB. */
+#define MAX_C_DEPTH 200
+/* LuaJIT crashes when one of the first allocations inside lua_newstate
+ * fails (measured: the 2nd to 7th). While the state is created, failures
+ * of the host allocator are served from a reserve taken beforehand, and the
+ * memory limit does not apply yet. */
+#define BOOT_RESERVE ((size_t)64 << 10)
+
+enum exhaustion { RUNNING = 0, OUT_OF_BUDGET, PAST_DEADLINE, INTERRUPTED };
+
+/* Every block carries its size in front: LuaJIT's `osize` is not always
+ * right on free, and the limit must count exactly. 16 bytes keep the
+ * alignment malloc gives. */
+typedef union block_header {
+  size_t size;
+  max_align_t align;
+} block_header;
+
+struct mb__realm {
+  lua_State *L;
+  char *name;
+  mb_alloc_fn alloc;
+  void *alloc_ud;
+  mb_realm_limits limits;
+  size_t lua_bytes;  /* held by the Lua state, headers included */
+  size_t host_bytes; /* held by the owner through mb__realm_host_alloc */
+
+  /* budget of the running (outermost) call */
+  int depth;          /* nesting of gates */
+  int c_depth;        /* nesting of C→Lua callbacks */
+  int64_t steps_left; /* instruction budget left, in VM instructions */
+  uint64_t deadline_ns;
+  int exhausted;      /* enum exhaustion; sticky until the gate returns */
+  atomic_int interrupt;
+
+  void *current;
+  char *error;
+  size_t error_size;
+
+  int creating;       /* inside lua_newstate */
+  char *reserve;      /* BOOT_RESERVE bytes, or NULL */
+  size_t reserve_used;
+};
+
+static const char *const exhaustion_message[] = {
+    "", "instruction budget exceeded", "deadline exceeded", "interrupted"};
+
+/* ---- allocation -------------------------------------------------------- */
+
+static void *raw_alloc(mb__realm *r, void *ptr, size_t osize, size_t nsize) {
+  return r->alloc(r->alloc_ud, ptr, osize, nsize);
+}
+
+/* Counted realloc with a header. `limit` 0 means unlimited. Only ever
+ * returns NULL on failure: raising from an allocator corrupts LuaJIT. */
+static void *counted_realloc(mb__realm *r, size_t *counter, size_t limit,
+                             void *ptr, size_t nsize) {
+  block_header *old = ptr ? (block_header *)ptr - 1 : NULL;
+  size_t osize = old ? old->size : 0;
+  if (nsize == 0) {
+    if (old) {
+      *counter -= osize + sizeof *old;
+      raw_alloc(r, old, osize + sizeof *old, 0);
+    }
+    return NULL;
+  }
+  if (nsize > SIZE_MAX / 2) return NULL;
+  if (limit && nsize > osize && *counter + (nsize - osize) > limit)
+    return NULL;
+  block_header *blk = raw_alloc(r, old, old ? osize + sizeof *old : 0,
+                                nsize + sizeof *old);
+  if (!blk) return NULL;
+  *counter = *counter - osize + nsize;
+  if (!old) *counter += sizeof *blk;
+  blk->size = nsize;
+  return blk + 1;
+}
+
+static int in_reserve(const mb__realm *r, const void *ptr) {
+  const char *p = ptr;
+  return r->reserve && p >= r->reserve && p < r->reserve + BOOT_RESERVE;
+}
+
+/* Carve a block from the boot reserve (never freed back: it is small). */
+static void *reserve_alloc(mb__realm *r, size_t nsize) {
+  size_t need = (nsize + sizeof(block_header) + 15) & ~(size_t)15;
+  if (!r->reserve || BOOT_RESERVE - r->reserve_used < need) return NULL;
+  block_header *blk = (block_header *)(r->reserve + r->reserve_used);
+  r->reserve_used += need;
+  blk->size = nsize;
+  r->lua_bytes += nsize + sizeof *blk;
+  return blk + 1;
+}
+
+static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  mb__realm *r = ud;
+  (void)osize;
+  size_t limit = r->creating ? 0 : r->limits.memory_limit;
+  if (!in_reserve(r, ptr)) {
+    void *p = counted_realloc(r, &r->lua_bytes, limit, ptr, nsize);
+    if (p || nsize == 0 || !r->creating) return p;
+    /* creating and the host failed: fall back to the reserve */
+    p = reserve_alloc(r, nsize);
+    if (p && ptr) {
+      block_header *old = (block_header *)ptr - 1;
+      memcpy(p, ptr, old->size < nsize ? old->size : nsize);
+      counted_realloc(r, &r->lua_bytes, 0, ptr, 0);
+    }
+    return p;
+  }
+  /* a block of the reserve: move it out, never give it back */
+  block_header *old = (block_header *)ptr - 1;
+  size_t osz = old->size;
+  void *p = NULL;
+  if (nsize) {
+    p = counted_realloc(r, &r->lua_bytes, limit, NULL, nsize);
+    if (!p && r->creating) p = reserve_alloc(r, nsize);
+    if (!p) return NULL;
+    memcpy(p, ptr, osz < nsize ? osz : nsize);
+  }
+  r->lua_bytes -= osz + sizeof *old;
+  return p;
+}
+
+void *mb__realm_host_alloc(mb__realm *r, void *ptr, size_t osize,
+                           size_t nsize) {
+  (void)osize;
+  return counted_realloc(r, &r->host_bytes, 0, ptr, nsize);
+}
+
+static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  return realloc(ptr, nsize);
+}
+
+/* ---- lifetime ------------------------------------------------------------ */
+
+mb__realm *mb__realm_new(const char *name, const mb_realm_limits *limits,
+                         mb_alloc_fn alloc, void *alloc_ud) {
+  if (!alloc) alloc = default_alloc;
+  mb__realm *r = alloc(alloc_ud, NULL, 0, sizeof *r);
+  if (!r) return NULL;
+  memset(r, 0, sizeof *r);
+  r->alloc = alloc;
+  r->alloc_ud = alloc_ud;
+  r->limits = *limits;
+  atomic_init(&r->interrupt, 0);
+  size_t len = strlen(name);
+  r->name = mb__realm_host_alloc(r, NULL, 0, len + 1);
+  if (!r->name) goto fail;
+  memcpy(r->name, name, len + 1);
+  r->reserve = raw_alloc(r, NULL, 0, BOOT_RESERVE);
+  if (!r->reserve) goto fail;
+  r->creating = 1;
+  r->L = lua_newstate(lua_alloc, r);
+  r->creating = 0;
+  if (r->reserve_used == 0) {
+    raw_alloc(r, r->reserve, BOOT_RESERVE, 0);
+    r->reserve = NULL;
+  }
+  if (!r->L) goto fail;
+  luaJIT_setmode(r->L, 0,
+                 LUAJIT_MODE_ENGINE | (limits->jit == MB_JIT_ON
+                                           ? LUAJIT_MODE_ON
+                                           : LUAJIT_MODE_OFF));
+  return r;
+fail:
+  mb__realm_free(r);
+  return NULL;
+}
+
+void mb__realm_free(mb__realm *r) {
+  if (!r) return;
+  if (r->L) lua_close(r->L);
+  if (r->reserve) raw_alloc(r, r->reserve, BOOT_RESERVE, 0);
+  mb__realm_host_alloc(r, r->error, 0, 0);
+  mb__realm_host_alloc(r, r->name, 0, 0);
+  r->alloc(r->alloc_ud, r, sizeof *r, 0);
+}
+
+lua_State *mb__realm_lua(mb__realm *r) {
+  return r->L;
+}
+const char *mb__realm_name(const mb__realm *r) {
+  return r->name;
+}
+size_t mb__realm_memory(const mb__realm *r) {
+  return r->lua_bytes + r->host_bytes + sizeof *r;
+}
+void mb__realm_set_memory_limit(mb__realm *r, size_t limit) {
+  r->limits.memory_limit = limit;
+}
+
+mb__realm *mb__realm_of(lua_State *L) {
+  void *ud = NULL;
+  lua_getallocf(L, &ud);
+  return ud;
+}
+
+/* ---- errors -------------------------------------------------------------- */
+
+static mb_status set_error_v(mb__realm *r, mb_status st, const char *fmt,
+                             va_list ap) {
+  va_list copy;
+  va_copy(copy, ap);
+  int n = vsnprintf(NULL, 0, fmt, copy);
+  va_end(copy);
+  if (n < 0) n = 0;
+  size_t need = (size_t)n + 1;
+  if (need > r->error_size) {
+    char *buf = mb__realm_host_alloc(r, r->error, r->error_size, need);
+    if (!buf) {
+      /* Keep the old buffer; a truncated message beats none. */
+      if (r->error_size) vsnprintf(r->error, r->error_size, fmt, ap);
+      return st;
+    }
+    r->error = buf;
+    r->error_size = need;
+  }
+  vsnprintf(r->error, need, fmt, ap);
+  return st;
+}
+
+mb_status mb__realm_fail(mb__realm *r, mb_status st, const char *fmt, ...) {
+  va_list ap;
+  va_start(ap, fmt);
+  set_error_v(r, st, fmt, ap);
+  va_end(ap);
+  return st;
+}
+
+const char *mb__realm_error(const mb__realm *r) {
+  return r->error ? r->error : "";
+}
+
+/* ---- budget -------------------------------------------------------------- */
+
+static uint64_t now_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* Decide whether the running call must stop; sticky once it must. */
+static int check_exhausted(mb__realm *r) {
+  if (r->exhausted) return r->exhausted;
+  if (atomic_load_explicit(&r->interrupt, memory_order_relaxed))
+    r->exhausted = INTERRUPTED;
+  else if (r->limits.instruction_budget && r->steps_left <= 0)
+    r->exhausted = OUT_OF_BUDGET;
+  else if (r->deadline_ns && now_ns() >= r->deadline_ns)
+    r->exhausted = PAST_DEADLINE;
+  return r->exhausted;
+}
+
+int mb__realm_raise_budget(lua_State *L) {
+  mb__realm *r = mb__realm_of(L);
+  /* From now on every instruction raises again, so pcall, xpcall and
+   * coroutines cannot swallow it; the gate has the last word anyway. */
+  lua_sethook(L, lua_gethook(L), LUA_MASKCOUNT, 1);
+  lua_pushstring(L, exhaustion_message[r->exhausted ? r->exhausted
+                                                    : OUT_OF_BUDGET]);
+  return lua_error(L);
+}
+
+static void budget_hook(lua_State *L, lua_Debug *ar) {
+  (void)ar;
+  mb__realm *r = mb__realm_of(L);
+  if (r->depth == 0) return; /* not armed (a stray hook from interrupt) */
+  if (!r->exhausted) r->steps_left -= lua_gethookcount(L);
+  if (check_exhausted(r)) mb__realm_raise_budget(L);
+}
+
+void mb__realm_charge(lua_State *L, uint64_t steps) {
+  mb__realm *r = mb__realm_of(L);
+  if (r->depth == 0) return;
+  r->steps_left -= (int64_t)(steps > INT64_MAX / 2 ? INT64_MAX / 2 : steps);
+  if (check_exhausted(r)) mb__realm_raise_budget(L);
+}
+
+int mb__realm_budget_exhausted(lua_State *L) {
+  return mb__realm_of(L)->exhausted != RUNNING;
+}
+
+void mb__realm_interrupt(mb__realm *r) {
+  atomic_store(&r->interrupt, 1);
+}
+
+void mb__realm_enter_c(lua_State *L) {
+  mb__realm *r = mb__realm_of(L);
+  if (r->c_depth >= MAX_C_DEPTH) luaL_error(L, "C stack overflow");
+  r->c_depth++;
+}
+
+void mb__realm_leave_c(lua_State *L) {
+  mb__realm *r = mb__realm_of(L);
+  if (r->c_depth > 0) r->c_depth--;
+}
+
+void mb__realm_set_current(mb__realm *r, void *owner) {
+  r->current = owner;
+}
+void *mb__realm_current(lua_State *L) {
+  return mb__realm_of(L)->current;
+}
+
+static void arm(mb__realm *r) {
+  r->exhausted = RUNNING;
+  r->c_depth = 0;
+  atomic_store(&r->interrupt, 0);
+  r->steps_left = r->limits.instruction_budget
+                      ? (int64_t)(r->limits.instruction_budget > INT64_MAX / 2
+                                      ? INT64_MAX / 2
+                                      : r->limits.instruction_budget)
+                      : INT64_MAX / 2;
+  r->deadline_ns =
+      r->limits.deadline_ms
+          ? now_ns() + (uint64_t)r->limits.deadline_ms * 1000000u
+          : 0;
+  lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, HOOK_GRANULE);
+}
+
+static void disarm(mb__realm *r) {
+  lua_sethook(r->L, NULL, 0, 0);
+  r->exhausted = RUNNING;
+  r->c_depth = 0;
+}
+
+/* ---- the gate ------------------------------------------------------------ */
+
+/* Message handler: adds the traceback. It never calls script code (no
+ * __tostring on error objects): it runs with hooks off. */
+static int message_handler(lua_State *L) {
+  const char *msg = lua_tostring(L, 1);
+  if (!msg) {
+    msg = lua_pushfstring(L, "(error object is a %s value)",
+                          luaL_typename(L, 1));
+  }
+  luaL_traceback(L, L, msg, 1);
+  return 1;
+}
+
+mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
+                         const char *label, const char *what) {
+  lua_State *L = r->L;
+  int fn = lua_gettop(L) - nargs;
+  lua_pushcfunction(L, message_handler);
+  lua_insert(L, fn);
+  int outer = r->depth == 0;
+  if (outer) arm(r);
+  r->depth++;
+  int rc = lua_pcall(L, nargs, nresults, fn);
+  r->depth--;
+  int exhausted = r->exhausted;
+  if (outer) disarm(r);
+
+  if (rc == 0 && !exhausted) {
+    lua_remove(L, fn);
+    return MB_OK;
+  }
+  mb_status st = exhausted ? MB_EBUDGET
+                 : rc == LUA_ERRMEM ? MB_ENOMEM
+                                    : MB_ERROR;
+  const char *msg;
+  if (exhausted) {
+    /* The script may have caught and replaced the error and even returned
+     * normally: the realm's own flag decides, and says what happened. */
+    msg = exhaustion_message[exhausted];
+  } else if (rc == LUA_ERRMEM) {
+    msg = "not enough memory";
+  } else {
+    msg = lua_tostring(L, -1);
+    if (!msg) msg = "(error object is not a string)";
+  }
+  if (label)
+    mb__realm_fail(r, st, "%s%s%s failed: %s", label, what ? " " : "",
+                   what ? what : "", msg);
+  else
+    mb__realm_fail(r, st, "%s", msg);
+  lua_settop(L, fn - 1);
+  /* LuaJIT has no emergency collector: free what the failed call left. */
+  if (st == MB_ENOMEM) lua_gc(L, LUA_GCCOLLECT, 0);
+  return st;
+}
+
+typedef struct trusted_call {
+  lua_CFunction fn;
+  void *ud;
+} trusted_call;
+
+static int run_trusted(lua_State *L) {
+  trusted_call *tc = lua_touserdata(L, 1);
+  lua_pushcfunction(L, tc->fn);
+  lua_pushlightuserdata(L, tc->ud);
+  lua_call(L, 1, 0);
+  return 0;
+}
+
+mb_status mb__realm_pcall_trusted(mb__realm *r, lua_CFunction fn, void *ud) {
+  lua_State *L = r->L;
+  trusted_call tc = {fn, ud};
+  int top = lua_gettop(L);
+  /* lua_cpcall does not allocate before entering protected mode. */
+  int rc = lua_cpcall(L, run_trusted, &tc);
+  if (rc == 0) return MB_OK;
+  mb_status st = rc == LUA_ERRMEM ? MB_ENOMEM : MB_ERROR;
+  const char *msg = lua_tostring(L, -1);
+  mb__realm_fail(r, st, "%s", rc == LUA_ERRMEM ? "not enough memory"
+                              : msg ? msg
+                                    : "error");
+  lua_settop(L, top);
+  if (st == MB_ENOMEM) lua_gc(L, LUA_GCCOLLECT, 0);
+  return st;
+}
