@@ -25,5 +25,7 @@ int cli_usage_error(const char *fmt, ...);
 const char *cli_vfs_path(const char *data_dir, const char *file);
 
 int cmd_exec(int argc, char **argv);
+int cmd_run(int argc, char **argv);
+int cmd_check(int argc, char **argv);
 
 #endif

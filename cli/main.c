@@ -10,6 +10,8 @@ static const char main_help[] =
     "\n"
     "commands:\n"
     "  exec DATA_DIR FILE.lua   run one script in a fresh sandbox, print its output\n"
+    "  run DATA_DIR [options]   load manifests and world, run frames, save\n"
+    "  check DATA_DIR           load every script, report errors\n"
     "\n"
     "moonbox COMMAND --help shows the options of a command.\n"
     "moonbox --version prints the version.\n";
@@ -29,5 +31,7 @@ int main(int argc, char **argv) {
     return EXIT_OK;
   }
   if (!strcmp(cmd, "exec")) return cmd_exec(argc - 1, argv + 1);
+  if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
+  if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
   return cli_usage_error("unknown command '%s' (see moonbox --help)", cmd);
 }

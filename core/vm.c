@@ -1,6 +1,8 @@
 /* VM lifetime, configuration, errors, logging and the VFS front door. */
 #include "core/vm.h"
 
+#include "api/api.h"
+
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -51,7 +53,7 @@ void *mb__vm_alloc(mb_vm *vm, void *ptr, size_t osize, size_t nsize) {
   return p;
 }
 
-static void *vm_alloc_cb(void *ud, void *ptr, size_t osize, size_t nsize) {
+void *mb__vm_alloc_cb(void *ud, void *ptr, size_t osize, size_t nsize) {
   return mb__vm_alloc(ud, ptr, osize, nsize);
 }
 
@@ -108,6 +110,39 @@ void mb__vm_log(mb_vm *vm, mb_log_level level, const char *fmt, ...) {
   mb__vm_alloc(vm, big, (size_t)n + 1, 0);
 }
 
+void mb__vm_script_error(mb_vm *vm, const char *fmt, ...) {
+  char small[1024];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(small, sizeof small, fmt, ap);
+  va_end(ap);
+  vm->script_errors++;
+  mb__vm_log(vm, MB_LOG_ERROR, "%s", small);
+}
+
+mb_vm *mb__vm_of(lua_State *L) {
+  return mb__realm_owner(L);
+}
+
+/* A realm with the VM's sandbox. */
+static mb_status new_realm(mb_vm *vm, const char *name,
+                           const mb_realm_limits *limits) {
+  if (vm->nrealms == MB__MAX_REALMS)
+    return mb__vm_fail(vm, MB_EINVAL, "too many realms (at most %d)",
+                       MB__MAX_REALMS);
+  mb__realm *r =
+      mb__realm_new(name, limits, vm->cfg.alloc, vm->cfg.alloc_ud);
+  if (!r) return mb__vm_fail(vm, MB_ENOMEM, "out of memory creating realm '%s'", name);
+  mb__realm_set_owner(r, vm);
+  if (mb__sandbox_open(r, &vm->host) != MB_OK ||
+      mb__api_open_realm(vm, r) != MB_OK) {
+    mb__realm_free(r);
+    return mb__vm_fail(vm, MB_ENOMEM, "out of memory creating realm '%s'", name);
+  }
+  vm->realms[vm->nrealms++] = r;
+  return MB_OK;
+}
+
 mb_status mb_vm_new(const mb_config *cfg, mb_vm **out) {
   mb_config defaults;
   if (!out) return MB_EINVAL;
@@ -130,16 +165,26 @@ mb_status mb_vm_new(const mb_config *cfg, mb_vm **out) {
   memcpy(vm->prefix, prefix, plen + 1);
   vm->cfg.api_prefix = vm->prefix;
   vm->bytes = sizeof *vm;
+  vm->timescale = 1;
+  vm->player_type = -1;
+  mb__map_init(&vm->objects, mb__vm_alloc_cb, vm);
+  vm->global.context = MB_VISIBLE_GLOBAL;
+  vm->global.realm = 0;
 
-  vm->vfs = mb__vfs_new(vm_alloc_cb, vm);
-  if (!vm->vfs) goto nomem;
+  vm->global.id = mb__vm_strdup(vm, "global");
+  vm->vfs = mb__vfs_new(mb__vm_alloc_cb, vm);
+  vm->manifest = mb__manifest_new(mb__vm_alloc_cb, vm);
+  if (!vm->global.id || !vm->vfs || !vm->manifest) goto nomem;
   vm->host.log = cfg->log;
   vm->host.log_ud = cfg->log_ud;
   vm->host.vfs = vm->vfs;
   vm->host.api_prefix = vm->prefix;
-  vm->global = mb__realm_new("global", &vm->cfg.limits, alloc, cfg->alloc_ud);
-  if (!vm->global) goto nomem;
-  if (mb__sandbox_open(vm->global, &vm->host) != MB_OK) goto nomem;
+  vm->host.package = mb__packages_resolve;
+  vm->host.package_ud = vm;
+  if (new_realm(vm, "global", &vm->cfg.limits) != MB_OK ||
+      new_realm(vm, "local", &vm->cfg.limits) != MB_OK ||
+      mb__api_register(vm) != MB_OK)
+    goto nomem;
   *out = vm;
   return MB_OK;
 nomem:
@@ -149,8 +194,14 @@ nomem:
 
 void mb_vm_free(mb_vm *vm) {
   if (!vm) return;
-  mb__realm_free(vm->global);
+  /* Lua states first: nothing of theirs may outlive what they point at. */
+  for (size_t i = 0; i < vm->nrealms; i++) mb__realm_free(vm->realms[i]);
+  vm->nrealms = 0;
+  mb__world_free(vm);
+  mb__packages_free(vm);
+  mb__manifest_free(vm->manifest);
   mb__vfs_free(vm->vfs);
+  mb__vm_strfree(vm, vm->global.id);
   if (vm->error) mb__vm_alloc(vm, vm->error, vm->error_size, 0);
   vm->cfg.alloc(vm->cfg.alloc_ud, vm, sizeof *vm, 0);
 }
@@ -160,11 +211,40 @@ const char *mb_vm_error(const mb_vm *vm) {
 }
 
 size_t mb_vm_memory(const mb_vm *vm) {
-  return vm->bytes + mb__realm_memory(vm->global);
+  size_t total = vm->bytes;
+  for (size_t i = 0; i < vm->nrealms; i++)
+    total += mb__realm_memory(vm->realms[i]);
+  return total;
+}
+
+uint64_t mb_vm_script_errors(const mb_vm *vm) {
+  return vm->script_errors;
 }
 
 void mb_vm_interrupt(mb_vm *vm) {
-  mb__realm_interrupt(vm->global);
+  for (size_t i = 0; i < vm->nrealms; i++) mb__realm_interrupt(vm->realms[i]);
+}
+
+mb_status mb_vm_add_realm(mb_vm *vm, const char *name,
+                          const mb_realm_limits *limits) {
+  if (!name || !*name) return mb__vm_fail(vm, MB_EINVAL, "realm name is empty");
+  for (size_t i = 0; i < vm->nrealms; i++) {
+    if (strcmp(mb__realm_name(vm->realms[i]), name) == 0)
+      return mb__vm_fail(vm, MB_EINVAL, "realm '%s' exists", name);
+  }
+  return new_realm(vm, name, limits ? limits : &vm->cfg.limits);
+}
+
+int mb__vm_realm_index(const mb_vm *vm, const char *name) {
+  for (size_t i = 0; i < vm->nrealms; i++) {
+    if (strcmp(mb__realm_name(vm->realms[i]), name) == 0) return (int)i;
+  }
+  return -1;
+}
+
+size_t mb_vm_realm_memory(const mb_vm *vm, const char *name) {
+  int i = mb__vm_realm_index(vm, name);
+  return i < 0 ? 0 : mb__realm_memory(vm->realms[i]);
 }
 
 mb_status mb_vm_mount_dir(mb_vm *vm, const char *dir) {

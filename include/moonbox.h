@@ -190,6 +190,210 @@ void mb_vm_release(mb_vm *vm, void *buf, size_t size);
  */
 mb_status mb_vm_exec_file(mb_vm *vm, const char *path);
 
+/** @name Realms
+ * A VM starts with two realms: "global" (global scripts) and "local"
+ * (player and local scripts). Hosts may add local realms (one per client
+ * or shard) and place objects in them. No Lua value crosses realms.
+ */
+/**@{*/
+/**
+ * Add a local realm named `name` (copied) with `limits` (NULL: the VM's).
+ * MB_EINVAL if the name is taken.
+ */
+mb_status mb_vm_add_realm(mb_vm *vm, const char *name,
+                          const mb_realm_limits *limits);
+/** Bytes held by realm `name` ("global", "local", …), 0 if unknown. */
+size_t mb_vm_realm_memory(const mb_vm *vm, const char *name);
+/**@}*/
+
+/** @name World: object types, objects, manifests, scripts */
+/**@{*/
+
+/**
+ * Register an object type name (copied; upper case by convention, e.g.
+ * "NPC"). Objects of type "PLAYER" are players: their container holds
+ * player scripts. Register every type before the first manifest.
+ */
+mb_status mb_vm_register_type(mb_vm *vm, const char *name);
+
+/**
+ * Add the `.omwscripts` manifest at VFS path `path`. Manifests are
+ * merged in the order they are added; that order is the load order.
+ * MB_ECORRUPT with "file:line: reason" for a bad manifest (nothing added).
+ */
+mb_status mb_vm_add_manifest(mb_vm *vm, const char *path);
+
+/** Description of an object for mb_vm_create_object(). */
+typedef struct mb_object_desc {
+  const char *id;      /**< stable across saves; "global" is reserved */
+  const char *type;    /**< a registered type name */
+  const char *cell;    /**< NULL: "" */
+  double position[3];
+  int active;          /**< non-zero: in an active cell */
+  const char *realm;   /**< NULL: "local" */
+} mb_object_desc;
+
+/**
+ * Create an object. Scripts whose manifest flags name its type (and
+ * PLAYER scripts for players) attach to it: at once with onInit if the VM
+ * has started, otherwise when it starts or loads.
+ */
+mb_status mb_vm_create_object(mb_vm *vm, const mb_object_desc *desc);
+
+/** Remove an object and its scripts (no handler runs). */
+mb_status mb_vm_remove_object(mb_vm *vm, const char *id);
+
+/** Activate or deactivate an object: onActive/onInactive run at once. */
+mb_status mb_vm_set_active(mb_vm *vm, const char *id, int active);
+
+/** What the host can read back about an object. */
+typedef struct mb_object_info {
+  const char *type;  /**< owned by the VM */
+  const char *cell;  /**< owned by the VM, valid until the object changes */
+  double position[3];
+  int active;
+} mb_object_info;
+mb_status mb_vm_object_info(mb_vm *vm, const char *id, mb_object_info *out);
+
+/**
+ * Attach script `path` to object `id` (CUSTOM scripts, or scripts whose
+ * flags allow this object). `init_data`: `size` bytes of a serialized value
+ * handed to onInit/onLoad (NULL: no initData).
+ */
+mb_status mb_vm_add_script(mb_vm *vm, const char *id, const char *path,
+                           const void *init_data, size_t size);
+mb_status mb_vm_remove_script(mb_vm *vm, const char *id, const char *path);
+/** 1 if object `id` has script `path` attached, else 0. */
+int mb_vm_has_script(mb_vm *vm, const char *id, const char *path);
+/**@}*/
+
+/** @name Running */
+/**@{*/
+
+/** Number of scripts in the manifests, in load order. */
+size_t mb_vm_script_count(const mb_vm *vm);
+/** Path of script `i` (owned by the VM; NULL when out of range). */
+const char *mb_vm_script_path(const mb_vm *vm, size_t i);
+
+/**
+ * Compile VFS file `path` without running it: MB_ECORRUPT with
+ * "path:line: message" for a syntax error or a bytecode file.
+ */
+mb_status mb_vm_compile_file(mb_vm *vm, const char *path);
+
+/** Start a new game: global scripts and attached local scripts get onInit. */
+mb_status mb_vm_start(mb_vm *vm);
+
+/**
+ * Run one frame: advance simulation time by `dt` (0 while paused) and game
+ * time by `dt * timescale`, deliver events, fire timers, call onUpdate.
+ * Script errors are logged, not returned; MB_EINVAL for a bad `dt`.
+ */
+mb_status mb_vm_update(mb_vm *vm, double dt);
+
+/** Game time runs `timescale` times faster than simulation time. */
+void mb_vm_set_timescale(mb_vm *vm, double timescale);
+double mb_vm_simulation_time(const mb_vm *vm);
+double mb_vm_game_time(const mb_vm *vm);
+
+/** Number of script errors logged since the VM was created. */
+uint64_t mb_vm_script_errors(const mb_vm *vm);
+/**@}*/
+
+/** @name Saving and loading
+ * A save holds the clock, each container's attached scripts and each
+ * script's onSave() result, keyed by container and script path (never by
+ * load order), plus one opaque section of the host's own (its world).
+ * Data that cannot be applied on load (a script that no longer exists or
+ * may not attach there, an object the host did not create, an onLoad that
+ * raised, a section whose checksum fails) is reported once and written
+ * back on the next save: nothing is lost.
+ */
+/**@{*/
+
+/**
+ * Called by the load functions after the file is read and before any
+ * script state is applied, with the host section saved by
+ * mb_vm_save() (`data` NULL when the save has none). The host recreates its
+ * world (objects) here. A status other than MB_OK aborts the load.
+ */
+typedef mb_status (*mb_load_host_fn)(void *ud, mb_vm *vm, const void *data,
+                                     size_t size);
+
+/**
+ * Save to file `path` atomically (temporary file, then rename). `host` /
+ * `host_size`: the host's own section (NULL: none), copied. onSave runs for
+ * every script; a failing onSave is logged and that script's previous data
+ * is written instead.
+ */
+mb_status mb_vm_save(mb_vm *vm, const char *path, const void *host,
+                     size_t host_size);
+
+/**
+ * Save into memory: `*data` (`*size` bytes) is allocated with the VM's
+ * allocator; release it with mb_vm_release().
+ */
+mb_status mb_vm_save_memory(mb_vm *vm, const void *host, size_t host_size,
+                            char **data, size_t *size);
+
+/**
+ * Load a save file into the VM, replacing every running script (no handler
+ * runs for them). Scripts in the save get onLoad(savedData, initData);
+ * scripts new since the save get onInit. MB_ECORRUPT when the file is not
+ * a save or its structure is broken (nothing changes then).
+ */
+mb_status mb_vm_load(mb_vm *vm, const char *path, mb_load_host_fn host,
+                     void *ud);
+/** As mb_vm_load() from `size` bytes at `data` (borrowed). */
+mb_status mb_vm_load_memory(mb_vm *vm, const void *data, size_t size,
+                            mb_load_host_fn host, void *ud);
+
+/**
+ * Hot reload: save to memory, re-read the manifests and script files,
+ * restart every script and load the saved state (objects stay as they
+ * are). Reloading twice in a row gives the same state hash.
+ */
+mb_status mb_vm_reload(mb_vm *vm);
+
+/**
+ * XXH3-64 of the canonical save bytes (without creation time): clock,
+ * attachments, script data, pending events and timers, and the host's
+ * section `host` (NULL: none). Calls onSave.
+ */
+mb_status mb_vm_state_hash(mb_vm *vm, const void *host, size_t host_size,
+                           uint64_t *hash);
+/**@}*/
+
+/** @name Packages
+ * What `require("<prefix>.<name>")` returns. Built-in packages are
+ * registered the same way.
+ */
+/**@{*/
+typedef enum mb_visibility {
+  MB_VISIBLE_GLOBAL = 1,  /**< global scripts */
+  MB_VISIBLE_LOCAL = 2,   /**< local scripts that are not player scripts */
+  MB_VISIBLE_PLAYER = 4,  /**< player scripts */
+  MB_VISIBLE_EVERYWHERE = 7
+} mb_visibility;
+
+struct lua_State;
+/**
+ * Package opener: push the package (usually a table) on `L` and return 1.
+ * Called once per realm; the result is cached and shared by the scripts
+ * of that realm that may see it. It may raise a Lua error.
+ */
+typedef int (*mb_package_open)(struct lua_State *L, void *ud);
+
+/**
+ * Register package `<prefix>.<name>` (name copied) visible to the scripts
+ * whose context is in `visibility` (mb_visibility bits). MB_EINVAL if the
+ * name is taken.
+ */
+mb_status mb_vm_register_package(mb_vm *vm, const char *name,
+                                 unsigned visibility, mb_package_open open,
+                                 void *ud);
+/**@}*/
+
 #ifdef __cplusplus
 }
 #endif
