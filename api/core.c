@@ -16,10 +16,36 @@ static int core_game_time(lua_State *L) {
   return 1;
 }
 
+mb_status mb__api_send_event(lua_State *L, const char *target, int name_idx,
+                             int data_idx) {
+  mb_vm *vm = mb__vm_of(L);
+  const char *name = luaL_checkstring(L, name_idx);
+  void *data = NULL;
+  size_t size = 0;
+  if (!lua_isnoneornil(L, data_idx)) {
+    /* serialized now: a bad payload fails in the sender, naming the path */
+    mb_codec_options opt;
+    mb_codec_options_init(&opt);
+    opt.root_name = "data";
+    if (mb_encode(L, data_idx, &opt, mb__vm_alloc_cb, vm, &data, &size) != MB_OK)
+      return lua_error(L);
+  }
+  mb_status st = mb__event_send(vm, target, name, data, size);
+  if (data) mb__vm_alloc(vm, data, size, 0);
+  if (st != MB_OK) return luaL_error(L, "not enough memory");
+  return MB_OK;
+}
+
+static int core_send_global_event(lua_State *L) {
+  mb__api_send_event(L, NULL, 1, 2);
+  return 0;
+}
+
 int mb__api_core_open(lua_State *L, void *ud) {
   (void)ud;
   static const luaL_Reg fns[] = {{"getSimulationTime", core_simulation_time},
                                  {"getGameTime", core_game_time},
+                                 {"sendGlobalEvent", core_send_global_event},
                                  {NULL, NULL}};
   lua_newtable(L);
   luaL_register(L, NULL, fns);

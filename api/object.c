@@ -86,6 +86,13 @@ static void encode_arg(lua_State *L, int idx, const char *root, mb__bytes *out) 
   out->size = size;
 }
 
+static int obj_send_event(lua_State *L) {
+  handle *h = check_handle(L, 1);
+  live_object(L, h);
+  mb__api_send_event(L, h->id, 2, 3);
+  return 0;
+}
+
 static int obj_add_script(lua_State *L) {
   handle *h = check_handle(L, 1);
   const char *path = luaL_checkstring(L, 2);
@@ -204,6 +211,7 @@ static const char *obj_decode(lua_State *L, const uint8_t *p, size_t size,
 void mb__api_object_open_realm(lua_State *L) {
   static const luaL_Reg methods[] = {{"isActive", obj_is_active},
                                      {"isValid", obj_is_valid},
+                                     {"sendEvent", obj_send_event},
                                      {"addScript", obj_add_script},
                                      {"removeScript", obj_remove_script},
                                      {"hasScript", obj_has_script},
@@ -233,7 +241,10 @@ void mb__api_object_open_realm(lua_State *L) {
 
 static int world_get_object(lua_State *L) {
   const char *id = luaL_checkstring(L, 1);
-  if (!mb__vm_object(mb__vm_of(L), id)) return 0;
+  if (!mb__vm_object(mb__vm_of(L), id)) {
+    lua_pushnil(L);
+    return 1;
+  }
   mb__push_object(L, id);
   return 1;
 }

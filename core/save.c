@@ -14,6 +14,7 @@
 #include <lauxlib.h>
 #include <xxhash.h>
 
+#include "core/storage.h"
 #include "core/vm.h"
 
 #define HOST_KIND "host"
@@ -179,6 +180,7 @@ static mb_status build_save(mb_vm *vm, mb_save *save, const void *host,
     if (vm->by_seq[i]) st = save_container(vm, save, &vm->by_seq[i]->container);
   }
   if (st == MB_OK) st = mb__vm_save_scheduler(vm, save);
+  if (st == MB_OK) st = mb__storage_save(vm, save);
   if (st == MB_OK && host)
     st = mb_save_put(save, HOST_KIND, "", HOST_PATH, host, host_size);
   /* what could not be applied goes back where it was */
@@ -459,6 +461,8 @@ static mb_status load_save(mb_vm *vm, mb_save *save, mb_load_host_fn host,
     else
       mb__realm_pcall_trusted(vm->realms[0], read_clock, &d);
   }
+  /* storage first: onLoad handlers may read it */
+  mb__storage_load(vm, save, lc.applied);
   vm->state = MB__RUNNING;
   take(&lc, "container", "global", "");
   for (size_t i = 0; i < mb__manifest_count(vm->manifest); i++) {

@@ -32,6 +32,8 @@ mb__instance *mb__instance_new(mb_vm *vm, mb__container *c, const char *path) {
   memset(inst, 0, sizeof *inst);
   inst->container = c;
   inst->handle_ref = inst->table_ref = inst->update_ref = LUA_NOREF;
+  inst->callbacks_ref = LUA_NOREF;
+  inst->uid = ++vm->next_uid;
   inst->path = mb__vm_strdup(vm, path);
   size_t n = strlen(c->id) + strlen(path) + 3;
   inst->label = mb__vm_alloc(vm, NULL, 0, n);
@@ -74,6 +76,7 @@ void mb__instance_free(mb_vm *vm, mb__instance *inst) {
       mb__sandbox_release_owner(L, inst->handle_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, inst->table_ref);
     luaL_unref(L, LUA_REGISTRYINDEX, inst->update_ref);
+    luaL_unref(L, LUA_REGISTRYINDEX, inst->callbacks_ref);
   }
   bytes_free(vm, &inst->init_data);
   bytes_free(vm, &inst->kept);
@@ -303,6 +306,65 @@ int mb__script_allowed(mb_vm *vm, const mb__container *c, const char *path,
   return 0;
 }
 
+/* ---- interfaces ---------------------------------------------------------------- */
+
+/* The interfaceName of `inst` is `name`? */
+static int publishes(mb_vm *vm, mb__instance *inst, const char *name) {
+  lua_State *L = realm_lua(vm, inst->container);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
+  lua_getfield(L, -1, "interfaceName");
+  int yes = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), name) == 0;
+  lua_pop(L, 2);
+  return yes;
+}
+
+int mb__interface_push(mb_vm *vm, mb__container *c, const char *name,
+                       size_t below) {
+  lua_State *L = realm_lua(vm, c);
+  /* the latest script in load order wins */
+  for (size_t i = below < c->nscripts ? below : c->nscripts; i-- > 0;) {
+    mb__instance *inst = c->scripts[i];
+    if (!publishes(vm, inst, name)) continue;
+    lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
+    lua_getfield(L, -1, "interface");
+    lua_remove(L, -2);
+    if (!lua_istable(L, -1)) {
+      lua_pop(L, 1);
+      return 0;
+    }
+    mb__sandbox_readonly(L, -1);
+    lua_remove(L, -2);
+    return 1;
+  }
+  return 0;
+}
+
+/* A script that takes over an interface sees the one it replaces. */
+static void interface_override(mb_vm *vm, mb__instance *inst) {
+  mb__container *c = inst->container;
+  lua_State *L = realm_lua(vm, c);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
+  lua_getfield(L, -1, "interfaceName");
+  char name[128];
+  int has = lua_type(L, -1) == LUA_TSTRING;
+  if (has) snprintf(name, sizeof name, "%s", lua_tostring(L, -1));
+  lua_pop(L, 2);
+  if (!has) return;
+  size_t at = 0;
+  while (at < c->nscripts && c->scripts[at] != inst) at++;
+  for (size_t i = at + 1; i < c->nscripts; i++) {
+    if (publishes(vm, c->scripts[i], name)) return; /* a later one wins */
+  }
+  int top = lua_gettop(L);
+  if (!mb__instance_handler(vm, inst, "onInterfaceOverride")) return;
+  if (!mb__interface_push(vm, c, name, at)) {
+    lua_settop(L, top);
+    return;
+  }
+  mb__instance_call(vm, inst, 1, 0, "onInterfaceOverride");
+  lua_settop(L, top);
+}
+
 /* ---- starting ---------------------------------------------------------------- */
 
 /* Push the Lua value of serialized bytes (nil when empty). Returns MB_OK or
@@ -333,8 +395,12 @@ mb_status mb__script_start(mb_vm *vm, mb__container *c, const char *path,
                       : MB_OK;
   if (st == MB_OK) st = mb__instance_load(vm, inst, err, sizeof err);
   if (st == MB_OK) {
-    st = mb__instance_call(vm, inst, 0, 1, "script");
-    vm->script_errors -= st != MB_OK; /* reported below as a failed start */
+    /* the chunk runs unlabelled: a failure is reported as a failed start */
+    inst->loading = 1; /* timer callbacks may be registered now */
+    mb__realm_set_current(realm, inst);
+    st = mb__realm_call(realm, 0, 1, NULL, NULL);
+    mb__realm_set_current(realm, NULL);
+    inst->loading = 0;
     if (st != MB_OK) snprintf(err, sizeof err, "%s", mb__realm_error(realm));
   }
   if (st == MB_OK && !lua_istable(L, -1)) {
@@ -375,6 +441,7 @@ mb_status mb__script_start(mb_vm *vm, mb__container *c, const char *path,
     return st;
   }
 
+  interface_override(vm, inst);
   /* started: now onInit(initData) or onLoad(savedData, initData) */
   const char *what = saved ? "onLoad" : "onInit";
   if (mb__instance_handler(vm, inst, what)) {

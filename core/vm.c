@@ -197,6 +197,9 @@ void mb_vm_free(mb_vm *vm) {
   /* Lua states first: nothing of theirs may outlive what they point at. */
   for (size_t i = 0; i < vm->nrealms; i++) mb__realm_free(vm->realms[i]);
   vm->nrealms = 0;
+  mb__vm_free_scheduler(vm);
+  mb__storage_free(vm);
+  mb_save_free(vm->kept);
   mb__world_free(vm);
   mb__packages_free(vm);
   mb__manifest_free(vm->manifest);

@@ -61,6 +61,9 @@ struct mb__instance {
   mb__bytes init_data;     /* serialized initData (may be empty) */
   mb__bytes kept;          /* saved data an onLoad could not apply */
   int keep;                /* write `kept` back instead of calling onSave */
+  uint64_t uid;            /* never reused: timers and callbacks bind to it */
+  int callbacks_ref;       /* registered timer callbacks (name → fn) */
+  int loading;             /* its chunk is running (registration allowed) */
   int running;             /* handler calls on the stack */
   int doomed;              /* stopped while running: free after the call */
 };
@@ -78,6 +81,35 @@ typedef struct mb__package {
 } mb__package;
 
 typedef enum mb__vm_state { MB__NEW, MB__RUNNING } mb__vm_state;
+
+/* An event waiting for the next frame. */
+typedef struct mb__event {
+  char *target; /* NULL: global; else an object id */
+  char *name;
+  mb__bytes data;
+} mb__event;
+
+/* A timer. Savable timers name a registered callback; unsavable ones hold
+ * a function reference in their realm. */
+typedef struct mb__timer {
+  double due;
+  uint64_t seq;      /* creation order: ties fire in it */
+  uint64_t uid;      /* the instance it belongs to */
+  char *container;
+  char *path;
+  char *callback;    /* NULL: unsavable */
+  int fn_ref;        /* unsavable: the function */
+  int realm;
+  int game;          /* 1: game time, 0: simulation time */
+  mb__bytes arg;
+} mb__timer;
+
+typedef struct mb__heap {
+  mb__timer **items;
+  size_t n, cap;
+} mb__heap;
+
+
 
 struct mb_vm {
   mb_config cfg; /* api_prefix points at `prefix` below */
@@ -112,6 +144,25 @@ struct mb_vm {
   size_t npackages;
 
   mb_save *kept; /* sections a load could not apply (NULL: none) */
+
+  uint64_t next_uid;
+  mb__event *events; /* in send order */
+  size_t nevents, cap_events;
+  size_t due_events; /* how many of them were sent before this frame */
+  mb__heap timers[MB__MAX_REALMS][2]; /* [realm][game] */
+  mb__timer **waiting; /* due while their object is inactive */
+  size_t nwaiting, cap_waiting;
+  mb__timer **lost;  /* callback not registered: kept for the next save */
+  size_t nlost, cap_lost;
+  uint64_t next_timer_seq;
+  struct host_handler {
+    char *name;
+    mb_event_fn fn;
+    void *ud;
+  } *host_handlers;
+  size_t nhost_handlers;
+
+  struct mb__storage *storage;
 };
 
 /* ---- vm.c ---- */
@@ -160,6 +211,10 @@ void mb__script_stop(mb_vm *vm, mb__instance *inst);
 /* Stop every instance of a container. */
 void mb__container_clear(mb_vm *vm, mb__container *c);
 mb__instance *mb__container_find(const mb__container *c, const char *path);
+/* Push a read-only view of interface `name` as published by the scripts of
+ * `c` before position `below` (SIZE_MAX: all) and return 1, or return 0. */
+int mb__interface_push(mb_vm *vm, mb__container *c, const char *name,
+                       size_t below);
 /* Attach the scripts the manifest gives this object's type (and players'). */
 mb_status mb__object_autoattach(mb_vm *vm, mb__object *obj);
 /* Whether the manifest lets `path` attach to `c`; fills err. */
@@ -191,6 +246,21 @@ mb_status mb__vm_save_scheduler(mb_vm *vm, mb_save *save);
 /* Restore pending events and timers; marks the sections it applied. */
 void mb__vm_load_scheduler(mb_vm *vm, mb_save *save, unsigned char *applied);
 void mb__vm_clear_scheduler(mb_vm *vm);
+void mb__vm_free_scheduler(mb_vm *vm);
+/* Queue an event (bytes copied). target NULL: a global event. */
+mb_status mb__event_send(mb_vm *vm, const char *target, const char *name,
+                         const void *data, size_t size);
+/* Add a timer (fields moved in; on failure the timer is freed). */
+mb_status mb__timer_add(mb_vm *vm, mb__timer *t);
+void mb__timer_free(mb_vm *vm, mb__timer *t);
+/* An object became active: its waiting timers are due again. */
+void mb__timers_wake(mb_vm *vm, const char *id);
+/* The live instance with that identity and uid, or NULL. */
+mb__instance *mb__instance_find(mb_vm *vm, const char *container,
+                                const char *path, uint64_t uid);
+
+/* ---- storage.c ---- */
+void mb__storage_free(mb_vm *vm);
 
 /* ---- packages.c ---- */
 /* The sandbox's resolver for `require("<prefix>.x")`. */

@@ -212,6 +212,7 @@ mb_status mb_vm_set_active(mb_vm *vm, const char *id, int active) {
   active = active != 0;
   if (o->active == active) return MB_OK;
   o->active = active;
+  if (active) mb__timers_wake(vm, id);
   if (vm->state == MB__RUNNING)
     mb__container_call(vm, &o->container, active ? "onActive" : "onInactive",
                        push_nothing, NULL, 0);
