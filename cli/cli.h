@@ -27,5 +27,8 @@ const char *cli_vfs_path(const char *data_dir, const char *file);
 int cmd_exec(int argc, char **argv);
 int cmd_run(int argc, char **argv);
 int cmd_check(int argc, char **argv);
+int cmd_replay(int argc, char **argv);
+int cmd_console(int argc, char **argv);
+int cmd_save(int argc, char **argv);
 
 #endif

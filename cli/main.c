@@ -12,6 +12,9 @@ static const char main_help[] =
     "  exec DATA_DIR FILE.lua   run one script in a fresh sandbox, print its output\n"
     "  run DATA_DIR [options]   load manifests and world, run frames, save\n"
     "  check DATA_DIR           load every script, report errors\n"
+    "  replay RECORD            re-run a recorded run and compare its state hashes\n"
+    "  console DATA_DIR         interactive Lua console in the world's contexts\n"
+    "  save info|verify|dump|diff ...   inspect save files\n"
     "\n"
     "moonbox COMMAND --help shows the options of a command.\n"
     "moonbox --version prints the version.\n";
@@ -33,5 +36,8 @@ int main(int argc, char **argv) {
   if (!strcmp(cmd, "exec")) return cmd_exec(argc - 1, argv + 1);
   if (!strcmp(cmd, "run")) return cmd_run(argc - 1, argv + 1);
   if (!strcmp(cmd, "check")) return cmd_check(argc - 1, argv + 1);
+  if (!strcmp(cmd, "replay")) return cmd_replay(argc - 1, argv + 1);
+  if (!strcmp(cmd, "console")) return cmd_console(argc - 1, argv + 1);
+  if (!strcmp(cmd, "save")) return cmd_save(argc - 1, argv + 1);
   return cli_usage_error("unknown command '%s' (see moonbox --help)", cmd);
 }

@@ -102,3 +102,31 @@ void cli_session_close(cli_session *s) {
   mb_vm_free(s->vm);
   cli_world_free(&s->world);
 }
+
+static int by_seconds(const void *a, const void *b) {
+  const mb_profile_entry *x = a, *y = b;
+  return x->seconds < y->seconds ? 1 : x->seconds > y->seconds ? -1 : 0;
+}
+
+static int by_bytes(const void *a, const void *b) {
+  const mb_profile_entry *x = a, *y = b;
+  return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+}
+
+void cli_print_profile(mb_vm *vm) {
+  size_t n = mb_vm_profile(vm, NULL, 0);
+  mb_profile_entry *e = calloc(n + 1, sizeof *e);
+  if (!e) return;
+  n = mb_vm_profile(vm, e, n);
+  size_t top = n < 10 ? n : 10;
+  qsort(e, n, sizeof *e, by_seconds);
+  fprintf(stderr, "profile: top scripts by time\n");
+  for (size_t i = 0; i < top; i++)
+    fprintf(stderr, "  %10.3f ms %8llu calls  %s\n", e[i].seconds * 1e3,
+            (unsigned long long)e[i].calls, e[i].label);
+  qsort(e, n, sizeof *e, by_bytes);
+  fprintf(stderr, "profile: top scripts by memory kept\n");
+  for (size_t i = 0; i < top; i++)
+    fprintf(stderr, "  %10lld bytes  %s\n", (long long)e[i].bytes, e[i].label);
+  free(e);
+}

@@ -11,11 +11,12 @@ typedef struct cli_options {
   const char *save;       /* --save SAVE */
   const char *scenario;   /* --scenario FILE */
   const char *api_prefix; /* --api-prefix NAME */
+  const char *record;     /* --record FILE */
   long frames;            /* --frames N */
   double dt;              /* --dt SECONDS */
   long hash_every;        /* --hash-every N (0: never) */
   uint64_t seed;          /* --seed N */
-  int strict, quiet;
+  int strict, quiet, profile;
 } cli_options;
 
 typedef struct cli_session {
@@ -35,5 +36,7 @@ int cli_session_open(cli_session *s, const cli_options *o);
 int cli_session_save(cli_session *s, const char *path);
 int cli_session_hash(cli_session *s, uint64_t *hash);
 void cli_session_close(cli_session *s);
+/* Print the top scripts by time and by memory (stderr). */
+void cli_print_profile(mb_vm *vm);
 
 #endif

@@ -7,6 +7,7 @@
 
 #include <jansson.h>
 
+#include "cli/msgpack_json.h"
 #include "cli/world.h"
 
 static const char *const openmw_types[] = {
@@ -206,10 +207,10 @@ mb_status cli_world_host_load(void *ud, mb_vm *vm, const void *data,
           stderr);
     return MB_ECORRUPT;
   }
-  json_error_t je;
-  json_t *root = json_loadb(data, size, JSON_REJECT_DUPLICATES, &je);
-  if (!root) {
-    fprintf(stderr, "moonbox: the save's world section is not JSON: %s\n", je.text);
+  json_t *root = cli_msgpack_to_json(data, size);
+  if (!json_is_object(root) || json_object_get(root, "$bytes")) {
+    json_decref(root);
+    fputs("moonbox: the save's world section is damaged\n", stderr);
     return MB_ECORRUPT;
   }
   /* the save replaces whatever world there was */
@@ -253,13 +254,13 @@ char *cli_world_dump(const cli_world *w, mb_vm *vm, size_t *len) {
     json_array_append_new(objects, o);
   }
   json_object_set_new(root, "objects", objects);
-  /* sorted keys, compact: equal worlds give equal bytes */
-  char *s = json_dumps(root, JSON_SORT_KEYS | JSON_COMPACT);
-  json_decref(root);
-  if (!s) {
-    fputs("moonbox: out of memory\n", stderr);
+  /* msgpack, so that save tools show it like every other section; jansson
+   * keeps insertion order, so equal worlds give equal bytes */
+  char *bytes = NULL, err[256];
+  if (cli_json_to_msgpack(root, &bytes, len, err, sizeof err) != 0) {
+    fprintf(stderr, "moonbox: %s\n", err);
     exit(EXIT_USAGE);
   }
-  *len = strlen(s);
-  return s;
+  json_decref(root);
+  return bytes;
 }

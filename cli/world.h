@@ -25,7 +25,7 @@ int cli_world_attach(cli_world *w, mb_vm *vm, char *err, size_t errsize);
 /* mb_load_host_fn: rebuild the world from a save's host section. */
 mb_status cli_world_host_load(void *ud, mb_vm *vm, const void *data,
                               size_t size);
-/* The host section: canonical JSON (free() it). */
+/* The host section: the world as msgpack bytes (free() them). */
 char *cli_world_dump(const cli_world *w, mb_vm *vm, size_t *len);
 void cli_world_free(cli_world *w);
 

@@ -257,6 +257,24 @@ mb_status mb_vm_state_hash(mb_vm *vm, const void *host, size_t host_size,
   return MB_OK;
 }
 
+mb_status mb_vm_state_digest(mb_vm *vm, const void *host, size_t host_size,
+                             mb_digest_fn fn, void *ud) {
+  if (!fn) return mb__vm_fail(vm, MB_EINVAL, "digest: no callback");
+  mb_save *save;
+  mb_status st = new_save(vm, &save);
+  if (st != MB_OK) return st;
+  st = build_save(vm, save, host, host_size, 1);
+  for (size_t i = 0; st == MB_OK && i < mb_save_section_count(save); i++) {
+    mb_save_section s;
+    char label[512];
+    mb_save_section_at(save, i, &s);
+    mb_save_section_label(save, i, label, sizeof label);
+    fn(ud, label, XXH3_64bits(s.payload, s.size));
+  }
+  mb_save_free(save);
+  return st;
+}
+
 /* ---- reading ------------------------------------------------------------------ */
 
 /* Keep section `i` of `from` for the next save, and say why once. */
@@ -421,6 +439,7 @@ static void tear_down(mb_vm *vm) {
     }
   }
   mb__vm_clear_scheduler(vm);
+  mb__console_drop(vm, NULL);
   mb_save_free(vm->kept);
   vm->kept = NULL;
   vm->state = MB__NEW;

@@ -1,6 +1,8 @@
 /* Script instances: starting (atomically), stopping, calling handlers. */
+#define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include <lauxlib.h>
 
@@ -138,7 +140,20 @@ mb_status mb__instance_call(mb_vm *vm, mb__instance *inst, int nargs,
   void *prev = mb__realm_current(mb__realm_lua(realm));
   mb__realm_set_current(realm, inst);
   inst->running++;
-  mb_status st = mb__realm_call(realm, nargs, nresults, inst->label, what);
+  mb_status st;
+  if (vm->profiling) {
+    struct timespec t0, t1;
+    size_t m0 = mb__realm_memory(realm);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    st = mb__realm_call(realm, nargs, nresults, inst->label, what);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    inst->prof_calls++;
+    inst->prof_ns += (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
+                     (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;
+    inst->prof_bytes += (int64_t)mb__realm_memory(realm) - (int64_t)m0;
+  } else {
+    st = mb__realm_call(realm, nargs, nresults, inst->label, what);
+  }
   inst->running--;
   mb__realm_set_current(realm, prev);
   if (st != MB_OK) mb__vm_script_error(vm, "%s", mb__realm_error(realm));

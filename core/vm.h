@@ -65,6 +65,8 @@ struct mb__instance {
   int callbacks_ref;       /* registered timer callbacks (name → fn) */
   int loading;             /* its chunk is running (registration allowed) */
   int running;             /* handler calls on the stack */
+  uint64_t prof_calls, prof_ns;
+  int64_t prof_bytes;
   int doomed;              /* stopped while running: free after the call */
 };
 
@@ -163,6 +165,12 @@ struct mb_vm {
   size_t nhost_handlers;
 
   struct mb__storage *storage;
+
+  mb__instance **consoles; /* console environments, one per container */
+  size_t nconsoles;
+  char *console_result;
+  size_t console_result_size;
+  int profiling;
 };
 
 /* ---- vm.c ---- */
@@ -258,6 +266,10 @@ void mb__timers_wake(mb_vm *vm, const char *id);
 /* The live instance with that identity and uid, or NULL. */
 mb__instance *mb__instance_find(mb_vm *vm, const char *container,
                                 const char *path, uint64_t uid);
+
+/* ---- console.c ---- */
+/* Forget the console of container `id` (NULL: all). */
+void mb__console_drop(mb_vm *vm, const char *id);
 
 /* ---- storage.c ---- */
 void mb__storage_free(mb_vm *vm);

@@ -26,6 +26,9 @@ static void object_free(mb_vm *vm, mb__object *o) {
 }
 
 void mb__world_free(mb_vm *vm) {
+  mb__console_drop(vm, NULL);
+  if (vm->console_result)
+    mb__vm_alloc(vm, vm->console_result, vm->console_result_size, 0);
   /* The Lua states are gone: instances hold only C memory now. */
   for (size_t i = 0; i < vm->nby_seq; i++) {
     if (vm->by_seq[i]) object_free(vm, vm->by_seq[i]);
@@ -193,6 +196,7 @@ mb_status mb_vm_create_object(mb_vm *vm, const mb_object_desc *d) {
 mb_status mb_vm_remove_object(mb_vm *vm, const char *id) {
   mb__object *o = id ? mb__vm_object(vm, id) : NULL;
   if (!o) return mb__vm_fail(vm, MB_ENOTFOUND, "no object '%s'", id ? id : "");
+  mb__console_drop(vm, id);
   mb__map_remove(&vm->objects, id);
   for (size_t i = 0; i < vm->nby_seq; i++) {
     if (vm->by_seq[i] == o) vm->by_seq[i] = NULL;

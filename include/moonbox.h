@@ -300,6 +300,30 @@ double mb_vm_game_time(const mb_vm *vm);
 uint64_t mb_vm_script_errors(const mb_vm *vm);
 /**@}*/
 
+/** @name Events from and to the host */
+/**@{*/
+
+/**
+ * Queue a global event for the next frame. `data`: `size` bytes of a
+ * serialized value (mb_encode()), or NULL for nil; checked and copied.
+ */
+mb_status mb_vm_send_global_event(mb_vm *vm, const char *name,
+                                  const void *data, size_t size);
+/** Queue an event for the local scripts of object `id` (see above). */
+mb_status mb_vm_send_event(mb_vm *vm, const char *id, const char *name,
+                           const void *data, size_t size);
+
+/**
+ * Host handler of global events: called when a global event named `name`
+ * is delivered, after the global scripts' handlers, with its serialized
+ * data (NULL/0 for nil), borrowed for the call.
+ */
+typedef void (*mb_event_fn)(void *ud, mb_vm *vm, const char *name,
+                            const void *data, size_t size);
+mb_status mb_vm_on_global_event(mb_vm *vm, const char *name, mb_event_fn fn,
+                                void *ud);
+/**@}*/
+
 /** @name Saving and loading
  * A save holds the clock, each container's attached scripts and each
  * script's onSave() result, keyed by container and script path (never by
@@ -362,6 +386,51 @@ mb_status mb_vm_reload(mb_vm *vm);
  */
 mb_status mb_vm_state_hash(mb_vm *vm, const void *host, size_t host_size,
                            uint64_t *hash);
+/**@}*/
+
+/** @name Console and diagnostics */
+/**@{*/
+
+/**
+ * Run console input `code` in the context of container `id` ("global" or
+ * an object id) with that context's packages, in a console environment
+ * that persists between calls for that container. The input is tried as an
+ * expression first, then as a statement. On MB_OK `*result` (may be NULL)
+ * receives the expression's values as text, tab-separated ("" for a
+ * statement), owned by the VM until the next call. MB_ECORRUPT for a
+ * syntax error (the message ends in "near '<eof>'" when the input is
+ * incomplete), MB_ERROR when it raised, MB_ENOTFOUND for an unknown id.
+ */
+mb_status mb_vm_console(mb_vm *vm, const char *id, const char *code,
+                        const char **result);
+
+/** Receives one section of the state: its label (e.g. "npc_1[x.lua]") and
+ *  the XXH3-64 of its bytes; both valid for the call. */
+typedef void (*mb_digest_fn)(void *ud, const char *label, uint64_t hash);
+
+/**
+ * The state as mb_vm_state_hash() sees it, one section at a time, in the
+ * canonical order: tells which part of two states differs.
+ */
+mb_status mb_vm_state_digest(mb_vm *vm, const void *host, size_t host_size,
+                             mb_digest_fn fn, void *ud);
+
+/** Per-script figures collected while profiling is on. */
+typedef struct mb_profile_entry {
+  const char *label;  /**< "<container>[<path>]", owned by the VM */
+  uint64_t calls;     /**< handler calls */
+  double seconds;     /**< wall time spent in them */
+  int64_t bytes;      /**< memory its calls left allocated in its realm */
+} mb_profile_entry;
+
+/** Turn profiling on or off (off by default: it costs two clock reads a call). */
+void mb_vm_set_profiling(mb_vm *vm, int on);
+
+/**
+ * Copy up to `max` entries, one per running script, into `out`; returns the
+ * number of running scripts (call with max 0 to size the array).
+ */
+size_t mb_vm_profile(mb_vm *vm, mb_profile_entry *out, size_t max);
 /**@}*/
 
 /** @name Packages
