@@ -80,12 +80,17 @@ static int container_protected(lua_State *L) {
   lua_createtable(L, (int)c->nscripts, 0);
   for (size_t i = 0; i < c->nscripts; i++) {
     const mb__instance *inst = c->scripts[i];
-    lua_createtable(L, 2, 0);
+    /* {path, rng, initData}: math.random goes on where it was */
+    lua_createtable(L, 3, 0);
     lua_pushstring(L, inst->path);
     lua_rawseti(L, -2, 1);
+    char rng[32];
+    mb__rng_bytes(inst, rng);
+    lua_pushlstring(L, rng, sizeof rng);
+    lua_rawseti(L, -2, 2);
     if (inst->init_data.size) {
       lua_pushlstring(L, inst->init_data.data, inst->init_data.size);
-      lua_rawseti(L, -2, 2);
+      lua_rawseti(L, -2, 3);
     }
     lua_rawseti(L, -2, (int)i + 1);
   }
@@ -311,15 +316,19 @@ static size_t take(load_ctx *lc, const char *kind, const char *c,
  * the section is missing. A damaged section is kept and the script starts
  * fresh. */
 static void start_saved(mb_vm *vm, load_ctx *lc, mb__container *c,
-                        const char *path, const mb__bytes *init) {
+                        const char *path, const mb__bytes *init,
+                        const mb__bytes *rng) {
   size_t i = take(lc, "script", c->id, path);
   mb_save_section s;
+  vm->start_rng = rng; /* the next instance continues this sequence */
   if (i == SIZE_MAX || mb_save_section_at(lc->save, i, &s) != MB_OK) {
     mb__script_start(vm, c, path, init, NULL);
+    vm->start_rng = NULL;
     return;
   }
   if (!s.checksum_ok) {
     keep_section(vm, lc->save, i, "checksum mismatch, the script starts fresh");
+    vm->start_rng = NULL;
     mb__script_start(vm, c, path, init, NULL);
     mb__instance *inst = mb__container_find(c, path);
     if (inst) inst->keep = 1;
@@ -327,6 +336,7 @@ static void start_saved(mb_vm *vm, load_ctx *lc, mb__container *c,
   }
   mb__bytes saved = {(char *)s.payload, s.size};
   mb__script_start(vm, c, path, init, &saved);
+  vm->start_rng = NULL;
   mb__instance *inst = mb__container_find(c, path);
   if (!inst) {
     keep_section(vm, lc->save, i, "the script did not start");
@@ -359,10 +369,13 @@ static int attach_listed(lua_State *L) {
     lua_rawgeti(L, list, k);
     if (!lua_istable(L, -1)) break;
     lua_rawgeti(L, -1, 1);
-    lua_rawgeti(L, -2, 2);
-    const char *path = lua_tostring(L, -2);
-    size_t n = 0;
-    const char *init = lua_tolstring(L, -1, &n);
+    lua_rawgeti(L, -2, 3);
+    lua_rawgeti(L, -3, 2);
+    const char *path = lua_tostring(L, -3);
+    size_t n = 0, rn = 0;
+    const char *init = lua_tolstring(L, -2, &n);
+    const char *rng = lua_tolstring(L, -1, &rn);
+    mb__bytes rb = {(char *)rng, rn};
     if (path) {
       char err[512];
       mb__container *c = &d->o->container;
@@ -373,11 +386,11 @@ static int attach_listed(lua_State *L) {
         if (i != SIZE_MAX) keep_section(d->vm, d->lc->save, i, err);
       } else {
         mb__bytes ib = {(char *)init, n};
-        start_saved(d->vm, d->lc, c, path, init ? &ib : NULL);
+        start_saved(d->vm, d->lc, c, path, init ? &ib : NULL, rng ? &rb : NULL);
         if (!mb__vm_object(d->vm, c->id)) return 0;
       }
     }
-    lua_pop(L, 3);
+    lua_pop(L, 4);
   }
   return 0;
 }
@@ -409,9 +422,46 @@ static void load_object(mb_vm *vm, load_ctx *lc, mb__object *o) {
     if (mb__script_allowed(vm, &o->container, sec.path, err, sizeof err)) {
       char path[256];
       snprintf(path, sizeof path, "%s", sec.path);
-      start_saved(vm, lc, &o->container, path, NULL);
+      start_saved(vm, lc, &o->container, path, NULL, NULL);
     }
   }
+}
+
+typedef struct rng_ctx {
+  const void *payload;
+  size_t size;
+  const char *path;
+  char *out;
+  int found;
+} rng_ctx;
+
+static int find_rng(lua_State *L) {
+  rng_ctx *r = lua_touserdata(L, 1);
+  if (mb_decode(L, r->payload, r->size, NULL) != MB_OK || !lua_istable(L, -1)) return 0;
+  for (int k = 1;; k++) {
+    lua_rawgeti(L, 2, k);
+    if (!lua_istable(L, -1)) return 0;
+    lua_rawgeti(L, -1, 1);
+    lua_rawgeti(L, -2, 2);
+    size_t n = 0;
+    const char *path = lua_tostring(L, -2), *rng = lua_tolstring(L, -1, &n);
+    if (path && rng && n == 32 && strcmp(path, r->path) == 0) {
+      memcpy(r->out, rng, 32);
+      r->found = 1;
+      return 0;
+    }
+    lua_pop(L, 3);
+  }
+}
+
+/* The saved math.random state of global script `path`, if any. */
+static int global_rng(mb_vm *vm, mb_save *save, size_t i, const char *path,
+                      char out[32]) {
+  mb_save_section s;
+  if (mb_save_section_at(save, i, &s) != MB_OK || !s.checksum_ok) return 0;
+  rng_ctx r = {s.payload, s.size, path, out, 0};
+  mb__realm_pcall_trusted(vm->realms[0], find_rng, &r);
+  return r.found;
 }
 
 static int read_clock(lua_State *L) {
@@ -483,10 +533,14 @@ static mb_status load_save(mb_vm *vm, mb_save *save, mb_load_host_fn host,
   /* storage first: onLoad handlers may read it */
   mb__storage_load(vm, save, lc.applied);
   vm->state = MB__RUNNING;
-  take(&lc, "container", "global", "");
+  size_t gi = take(&lc, "container", "global", "");
   for (size_t i = 0; i < mb__manifest_count(vm->manifest); i++) {
     const mb__manifest_entry *e = mb__manifest_at(vm->manifest, i);
-    if (e->flags & MB__FLAG_GLOBAL) start_saved(vm, &lc, &vm->global, e->path, NULL);
+    if (!(e->flags & MB__FLAG_GLOBAL)) continue;
+    char rng[32];
+    mb__bytes rb = {rng, sizeof rng};
+    int has = gi != SIZE_MAX && global_rng(vm, save, gi, e->path, rng);
+    start_saved(vm, &lc, &vm->global, e->path, NULL, has ? &rb : NULL);
   }
   for (size_t i = 0; i < vm->nby_seq; i++) {
     if (vm->by_seq[i]) load_object(vm, &lc, vm->by_seq[i]);

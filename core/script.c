@@ -45,6 +45,16 @@ mb__instance *mb__instance_new(mb_vm *vm, mb__container *c, const char *path) {
   }
   snprintf(inst->label, n, "%s[%s]", c->id, path);
   mb__script_seed(&inst->script, vm->cfg.seed, inst->label);
+  if (vm->start_rng && vm->start_rng->size == 32) {
+    /* a load: math.random continues where the saved run was */
+    const unsigned char *b = (const unsigned char *)vm->start_rng->data;
+    for (int w = 0; w < 4; w++) {
+      uint64_t x = 0;
+      for (int k = 0; k < 8; k++) x = (x << 8) | b[w * 8 + k];
+      inst->script.rng[w] = x;
+    }
+    vm->start_rng = NULL;
+  }
   const mb__manifest_entry *e = mb__manifest_find(vm->manifest, path);
   inst->order = SIZE_MAX;
   for (size_t i = 0; e && i < mb__manifest_count(vm->manifest); i++) {
@@ -68,6 +78,13 @@ mb_status mb__bytes_copy(mb_vm *vm, mb__bytes *dst, const void *src,
   memcpy(dst->data, src, size);
   dst->size = size;
   return MB_OK;
+}
+
+void mb__rng_bytes(const mb__instance *inst, char out[32]) {
+  for (int w = 0; w < 4; w++) {
+    for (int k = 0; k < 8; k++)
+      out[w * 8 + k] = (char)(inst->script.rng[w] >> (56 - 8 * k));
+  }
 }
 
 void mb__instance_free(mb_vm *vm, mb__instance *inst) {

@@ -171,6 +171,7 @@ struct mb_vm {
   char *console_result;
   size_t console_result_size;
   int profiling;
+  const mb__bytes *start_rng; /* set while a load restarts an instance */
 };
 
 /* ---- vm.c ---- */
@@ -209,6 +210,8 @@ mb_status mb__instance_load(mb_vm *vm, mb__instance *inst, char *err,
 int mb__instance_handler(mb_vm *vm, mb__instance *inst, const char *name);
 mb_status mb__bytes_copy(mb_vm *vm, mb__bytes *dst, const void *src,
                          size_t size);
+/* The instance's math.random state as 32 bytes (big-endian words). */
+void mb__rng_bytes(const mb__instance *inst, char out[32]);
 /* Start `path` in container `c` with onInit(init) — or onLoad(saved, init)
  * when `saved` is not NULL. Logs and returns an error when it cannot
  * start (nothing is left behind). */

@@ -1,0 +1,32 @@
+-- The player's script: hears about the watch through storage changes and
+-- keeps its own notes in a player section.
+local storage = require('engine.storage')
+local async = require('engine.async')
+
+local watch = storage.globalSection('TownWatch')
+local notes = storage.playerSection('Notes')
+
+return {
+  engineHandlers = {
+    onInit = function()
+      notes:set('seen', 0)
+      watch:subscribe(async:callback(function(section, key)
+        if key == 'patrolSpeed' then
+          notes:set('seen', notes:get('seen') + 1)
+          print(('the watch walks faster: %d (noticed %d times)'):format(
+            watch:get(key), notes:get('seen')))
+        end
+      end))
+    end,
+    onLoad = function()
+      -- subscriptions are not saved: subscribe again
+      watch:subscribe(async:callback(function(section, key)
+        if key == 'patrolSpeed' then
+          notes:set('seen', notes:get('seen') + 1)
+          print(('the watch walks faster: %d (noticed %d times)'):format(
+            watch:get(key), notes:get('seen')))
+        end
+      end))
+    end,
+  },
+}

@@ -1,0 +1,1 @@
+return {engineHandlers = {onUpdate = function() error("fails on purpose") end}}

@@ -1,0 +1,1 @@
+return {engineHandlers = {onUpdate = function() print("ok runs") end}}
