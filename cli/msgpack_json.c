@@ -89,6 +89,7 @@ int cli_json_to_msgpack(json_t *v, char **out, size_t *size, char *err,
 static json_t *hex_bytes(const char *tag, const void *p, size_t n) {
   char *hex = malloc(n * 2 + 1);
   if (!hex) return json_null();
+  hex[0] = 0; /* n may be 0 (found by fuzz_world) */
   for (size_t i = 0; i < n; i++) sprintf(hex + 2 * i, "%02x", ((const unsigned char *)p)[i]);
   json_t *j = json_pack("{s:s}", tag, hex);
   free(hex);
@@ -172,7 +173,61 @@ static json_t *to_json(const msgpack_object *o) {
 }
 
 /* The payload decoded as JSON (or its bytes, if it is not msgpack). */
+/* msgpack-c's unpacker sizes its zone from the counts it reads before it
+ * checks them against the input (found by fuzz_world: 16 GiB for an array
+ * header), so untrusted bytes are walked first: every element takes at
+ * least one byte, nesting is bounded. Returns the bytes one value takes,
+ * or 0 if they do not hold one. */
+static size_t plausible(const uint8_t *p, size_t n, int depth) {
+  if (n == 0 || depth > 64) return 0;
+  uint8_t b = p[0];
+  size_t head = 1, len = 0, count = 0;
+  int pairs = 0;
+  if (b <= 0x7f || b >= 0xe0 || b == 0xc0 || b == 0xc2 || b == 0xc3) return 1;
+  if ((b & 0xf0) == 0x80) { count = b & 0x0f; pairs = 1; }
+  else if ((b & 0xf0) == 0x90) count = b & 0x0f;
+  else if ((b & 0xe0) == 0xa0) len = b & 0x1f;
+  else {
+    static const uint8_t fixed[] = {[0xca] = 4, [0xcb] = 8, [0xcc] = 1, [0xcd] = 2,
+                                    [0xce] = 4, [0xcf] = 8, [0xd0] = 1, [0xd1] = 2,
+                                    [0xd2] = 4, [0xd3] = 8, [0xd4] = 2, [0xd5] = 3,
+                                    [0xd6] = 5, [0xd7] = 9, [0xd8] = 17};
+    if (b >= 0xca && b <= 0xd8) return n > fixed[b] ? 1 + (size_t)fixed[b] : 0;
+    int width = 0, kind = 0; /* kind 0: bytes, 1: array, 2: map, 3: ext */
+    switch (b) {
+    case 0xc4: case 0xd9: width = 1; break;
+    case 0xc5: case 0xda: width = 2; break;
+    case 0xc6: case 0xdb: width = 4; break;
+    case 0xc7: width = 1; kind = 3; break;
+    case 0xc8: width = 2; kind = 3; break;
+    case 0xc9: width = 4; kind = 3; break;
+    case 0xdc: width = 2; kind = 1; break;
+    case 0xdd: width = 4; kind = 1; break;
+    case 0xde: width = 2; kind = 2; break;
+    case 0xdf: width = 4; kind = 2; break;
+    default: return 0; /* 0xc1 is never used */
+    }
+    if (n < 1 + (size_t)width) return 0;
+    size_t v = 0;
+    for (int i = 0; i < width; i++) v = (v << 8) | p[1 + i];
+    head = 1 + (size_t)width;
+    if (kind == 0) len = v;
+    else if (kind == 3) len = v + 1; /* the type byte */
+    else { count = v; pairs = kind == 2; }
+  }
+  if (len) return n - head >= len ? head + len : 0;
+  size_t at = head, items = pairs ? 2 * count : count;
+  if (items > n - head) return 0; /* each element needs a byte */
+  for (size_t i = 0; i < items; i++) {
+    size_t used = plausible(p + at, n - at, depth + 1);
+    if (!used) return 0;
+    at += used;
+  }
+  return at;
+}
+
 json_t *cli_msgpack_to_json(const void *data, size_t size) {
+  if (plausible(data, size, 0) != size) return hex_bytes("$bytes", data, size);
   msgpack_unpacked u;
   msgpack_unpacked_init(&u);
   size_t off = 0;

@@ -28,7 +28,7 @@ static int add_manifests(cli_session *s) {
     memcpy(names[n++], e->d_name, len + 1);
   }
   closedir(d);
-  qsort(names, n, sizeof *names, by_name);
+  if (n) qsort(names, n, sizeof *names, by_name);
   int rc = EXIT_OK;
   for (size_t i = 0; i < n; i++) {
     if (rc == EXIT_OK && mb_vm_add_manifest(s->vm, names[i]) != MB_OK)
@@ -119,12 +119,12 @@ void cli_print_profile(mb_vm *vm) {
   if (!e) return;
   n = mb_vm_profile(vm, e, n);
   size_t top = n < 10 ? n : 10;
-  qsort(e, n, sizeof *e, by_seconds);
+  if (n) qsort(e, n, sizeof *e, by_seconds);
   fprintf(stderr, "profile: top scripts by time\n");
   for (size_t i = 0; i < top; i++)
     fprintf(stderr, "  %10.3f ms %8llu calls  %s\n", e[i].seconds * 1e3,
             (unsigned long long)e[i].calls, e[i].label);
-  qsort(e, n, sizeof *e, by_bytes);
+  if (n) qsort(e, n, sizeof *e, by_bytes);
   fprintf(stderr, "profile: top scripts by memory kept\n");
   for (size_t i = 0; i < top; i++)
     fprintf(stderr, "  %10lld bytes  %s\n", (long long)e[i].bytes, e[i].label);

@@ -54,7 +54,7 @@ static int run_path(const char *path, int *count) {
     snprintf(names[n++], len, "%s/%s", path, e->d_name);
   }
   closedir(d);
-  qsort(names, n, sizeof *names, cmp); /* a stable order for readable logs */
+  if (n) qsort(names, n, sizeof *names, cmp); /* a stable order for readable logs */
   int rc = 0;
   for (size_t i = 0; i < n; i++) {
     rc |= run_path(names[i], count);
