@@ -22,6 +22,7 @@ static const char run_help[] =
     "  --save SAVE       save after the last frame\n"
     "  --hash-every N    print 'frame <n> state <hash>' every N frames\n"
     "  --seed N          seed of every script's math.random (default 0)\n"
+    "  --storage FILE    Persistent storage sections: read at start, written at exit\n"
     "  --api-prefix NAME package prefix (default 'engine')\n"
     "  --scenario FILE   host inputs at given frames (JSON list, see docs)\n"
     "  --record FILE     write what this run did, for 'moonbox replay FILE'\n"
@@ -59,6 +60,7 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int allow_run) {
     if (!strcmp(a, "--quiet")) { o->quiet = 1; continue; }
     if (allow_run && !strcmp(a, "--profile")) { o->profile = 1; continue; }
     int known = !strcmp(a, "--load") || !strcmp(a, "--seed") ||
+                !strcmp(a, "--storage") ||
                 !strcmp(a, "--api-prefix") ||
                 (allow_run && (!strcmp(a, "--frames") || !strcmp(a, "--dt") ||
                                !strcmp(a, "--save") || !strcmp(a, "--scenario") ||
@@ -84,6 +86,8 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int allow_run) {
         rc = cli_usage_error("--seed needs an unsigned integer, got '%s'", v);
     } else if (!strcmp(a, "--load")) {
       o->load = v;
+    } else if (!strcmp(a, "--storage")) {
+      o->storage = v;
     } else if (!strcmp(a, "--save")) {
       o->save = v;
     } else if (!strcmp(a, "--scenario")) {
@@ -220,6 +224,10 @@ static int run_frames(cli_session *s, run_ctx *r) {
 
 static int finish(cli_session *s, const cli_options *o, int rc) {
   if (rc == EXIT_OK && o->save && cli_session_save(s, o->save) != 0) rc = EXIT_USAGE;
+  if (rc == EXIT_OK && o->storage && mb_vm_save_persistent(s->vm, o->storage) != MB_OK) {
+    fprintf(stderr, "moonbox: cannot write %s: %s\n", o->storage, mb_vm_error(s->vm));
+    rc = EXIT_USAGE;
+  }
   if (o->profile) cli_print_profile(s->vm);
   if (rc == EXIT_OK && o->strict && mb_vm_script_errors(s->vm) > 0) rc = EXIT_SCRIPT;
   return rc;

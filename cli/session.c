@@ -59,6 +59,12 @@ int cli_session_open(cli_session *s, const cli_options *o) {
     return cli_usage_error("%s", mb_vm_error(s->vm));
   int rc = add_manifests(s);
   if (rc != EXIT_OK) return rc;
+  /* Persistent storage is there before any script starts */
+  if (o->storage) {
+    mb_status ps = mb_vm_load_persistent(s->vm, o->storage);
+    if (ps != MB_OK && ps != MB_ENOTFOUND)
+      return cli_usage_error("cannot read %s: %s", o->storage, mb_vm_error(s->vm));
+  }
   char err[1024];
   if (o->load) {
     if (mb_vm_load(s->vm, o->load, cli_world_host_load, &s->world) != MB_OK)

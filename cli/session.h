@@ -12,6 +12,7 @@ typedef struct cli_options {
   const char *scenario;   /* --scenario FILE */
   const char *api_prefix; /* --api-prefix NAME */
   const char *record;     /* --record FILE */
+  const char *storage;    /* --storage FILE: Persistent storage sections */
   long frames;            /* --frames N */
   double dt;              /* --dt SECONDS */
   long hash_every;        /* --hash-every N (0: never) */

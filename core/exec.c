@@ -19,7 +19,9 @@ mb_status mb_vm_exec_file(mb_vm *vm, const char *path) {
   } else {
     mb__realm *realm = vm->realms[0];
     mb__realm_set_current(realm, inst);
+    inst->loading = 1; /* its top level may register timer callbacks */
     st = mb__realm_call(realm, 0, 0, inst->label, NULL);
+    inst->loading = 0;
     mb__realm_set_current(realm, NULL);
     if (st != MB_OK) mb__vm_fail(vm, st, "%s", mb__realm_error(realm));
   }

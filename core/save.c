@@ -509,7 +509,12 @@ static mb_status load_save(mb_vm *vm, mb_save *save, mb_load_host_fn host,
     if (hi != SIZE_MAX && !s.checksum_ok) {
       st = mb__vm_fail(vm, MB_ECORRUPT, "the host section is damaged (checksum mismatch)");
     } else {
+      /* objects the host creates now get their scripts from the save, not
+       * onInit: the VM counts as not started during the callback */
+      mb__vm_state was = vm->state;
+      vm->state = MB__NEW;
       st = host(ud, vm, hi == SIZE_MAX ? NULL : s.payload, s.size);
+      vm->state = was;
     }
     if (st != MB_OK) {
       mb__vm_alloc(vm, lc.applied, n + 1, 0);

@@ -107,7 +107,11 @@ static void deliver_events(mb_vm *vm, int r) {
       mb__object *o = mb__vm_object(vm, ev.target);
       if (o && o->container.realm != r) continue;
       if (o && !o->active) continue; /* waits, in place */
-      if (o) deliver_to(vm, &o->container, &ev);
+      if (o)
+        deliver_to(vm, &o->container, &ev);
+      else
+        mb__vm_log(vm, MB_LOG_WARN, "event '%s' for object '%s' dropped: the object was removed",
+                   ev.name, ev.target);
     }
     event_free(vm, &ev);
     vm->events[i].name = NULL;

@@ -192,10 +192,11 @@ static int save_section(lua_State *L) {
   return 0;
 }
 
-mb_status mb__storage_save(mb_vm *vm, mb_save *save) {
+/* Put the sections of one lifetime into `save`. */
+static mb_status put_sections(mb_vm *vm, mb_save *save, int lifetime) {
   mb__storage *st = vm->storage;
   for (size_t i = 0; st && i < st->n; i++) {
-    if (st->sections[i]->lifetime != MB__LIFE_GAME_SESSION) continue;
+    if (st->sections[i]->lifetime != lifetime) continue;
     storage_ctx c = {vm, save, st->sections[i], NULL, 0, MB_OK, ""};
     mb_status rc = mb__realm_pcall_trusted(vm->realms[0], save_section, &c);
     if (rc == MB_OK) rc = c.status;
@@ -204,6 +205,10 @@ mb_status mb__storage_save(mb_vm *vm, mb_save *save) {
                          st->sections[i]->name, c.err);
   }
   return MB_OK;
+}
+
+mb_status mb__storage_save(mb_vm *vm, mb_save *save) {
+  return put_sections(vm, save, MB__LIFE_GAME_SESSION);
 }
 
 static int load_section(lua_State *L) {
@@ -224,13 +229,9 @@ static int load_section(lua_State *L) {
   return 0;
 }
 
-void mb__storage_load(mb_vm *vm, mb_save *save, unsigned char *applied) {
-  mb__storage *st = vm->storage;
-  /* the game's sections are replaced; temporary ones do not survive */
-  for (size_t i = 0; st && i < st->n; i++) {
-    if (st->sections[i]->lifetime != MB__LIFE_PERSISTENT)
-      mb__storage_clear(vm, st->sections[i]);
-  }
+/* Read every storage section of `save` as sections of `lifetime`. */
+static void read_sections(mb_vm *vm, mb_save *save, unsigned char *applied,
+                          int lifetime) {
   for (size_t i = 0; i < mb_save_section_count(save); i++) {
     mb_save_section sec;
     mb_save_section_at(save, i, &sec);
@@ -238,9 +239,52 @@ void mb__storage_load(mb_vm *vm, mb_save *save, unsigned char *applied) {
     int player = strcmp(sec.container, "player") == 0;
     mb__section *s = mb__storage_section(vm, sec.path, player, 1);
     if (!s) continue;
-    s->lifetime = MB__LIFE_GAME_SESSION;
+    mb__storage_clear(vm, s);
+    s->lifetime = lifetime;
     storage_ctx c = {vm, save, s, sec.payload, sec.size, MB_OK, ""};
-    if (mb__realm_pcall_trusted(vm->realms[0], load_section, &c) == MB_OK && !c.err[0])
+    if (mb__realm_pcall_trusted(vm->realms[0], load_section, &c) == MB_OK &&
+        !c.err[0] && applied)
       applied[i] = 1;
   }
+}
+
+void mb__storage_load(mb_vm *vm, mb_save *save, unsigned char *applied) {
+  mb__storage *st = vm->storage;
+  /* the game's sections are replaced; temporary ones do not survive */
+  for (size_t i = 0; st && i < st->n; i++) {
+    if (st->sections[i]->lifetime != MB__LIFE_PERSISTENT)
+      mb__storage_clear(vm, st->sections[i]);
+  }
+  read_sections(vm, save, applied, MB__LIFE_GAME_SESSION);
+}
+
+mb_status mb_vm_save_persistent(mb_vm *vm, const char *path) {
+  if (!path) return mb__vm_fail(vm, MB_EINVAL, "save_persistent: path is NULL");
+  mb_save *save;
+  if (mb_save_new(mb__vm_alloc_cb, vm, &save) != MB_OK)
+    return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
+  mb_status st = put_sections(vm, save, MB__LIFE_PERSISTENT);
+  if (st == MB_OK) {
+    st = mb_save_write_file(save, path);
+    if (st != MB_OK) mb__vm_fail(vm, st, "%s", mb_save_error(save));
+  }
+  mb_save_free(save);
+  return st;
+}
+
+mb_status mb_vm_load_persistent(mb_vm *vm, const char *path) {
+  if (!path) return mb__vm_fail(vm, MB_EINVAL, "load_persistent: path is NULL");
+  mb_save *save;
+  if (mb_save_new(mb__vm_alloc_cb, vm, &save) != MB_OK)
+    return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
+  mb_status st = mb_save_read_file(save, path);
+  if (st != MB_OK) {
+    mb_status out = st == MB_ENOTFOUND ? st : st == MB_ENOMEM ? st : MB_ECORRUPT;
+    mb__vm_fail(vm, out, "%s", mb_save_error(save));
+    mb_save_free(save);
+    return out;
+  }
+  read_sections(vm, save, NULL, MB__LIFE_PERSISTENT);
+  mb_save_free(save);
+  return MB_OK;
 }

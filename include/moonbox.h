@@ -380,6 +380,15 @@ mb_status mb_vm_load_memory(mb_vm *vm, const void *data, size_t size,
 mb_status mb_vm_reload(mb_vm *vm);
 
 /**
+ * Write the storage sections whose lifetime is Persistent to their own file
+ * `path` (atomically). They are not part of game saves: they outlive new
+ * games and loads. Read them back with mb_vm_load_persistent().
+ */
+mb_status mb_vm_save_persistent(mb_vm *vm, const char *path);
+/** Read Persistent storage sections from `path` (MB_ENOTFOUND: no file). */
+mb_status mb_vm_load_persistent(mb_vm *vm, const char *path);
+
+/**
  * XXH3-64 of the canonical save bytes (without creation time): clock,
  * attachments, script data, pending events and timers, and the host's
  * section `host` (NULL: none). Calls onSave.
