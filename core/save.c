@@ -408,23 +408,6 @@ static void load_object(mb_vm *vm, load_ctx *lc, mb__object *o) {
     mb__realm_pcall_trusted(vm->realms[o->container.realm], attach_listed, &d);
     if (d.err[0]) keep_section(vm, lc->save, ci, d.err);
   }
-  /* script sections without a container entry: their data is attachment
-   * enough (a list that lost an entry must not lose the data) */
-  for (size_t i = 0; mb__vm_object(vm, o->container.id) &&
-                     i < mb_save_section_count(lc->save);
-       i++) {
-    if (lc->applied[i]) continue;
-    mb_save_section sec;
-    mb_save_section_at(lc->save, i, &sec);
-    if (strcmp(sec.kind, "script") || strcmp(sec.container, o->container.id))
-      continue;
-    char err[512];
-    if (mb__script_allowed(vm, &o->container, sec.path, err, sizeof err)) {
-      char path[256];
-      snprintf(path, sizeof path, "%s", sec.path);
-      start_saved(vm, lc, &o->container, path, NULL, NULL);
-    }
-  }
 }
 
 typedef struct rng_ctx {
@@ -462,6 +445,25 @@ static int global_rng(mb_vm *vm, mb_save *save, size_t i, const char *path,
   rng_ctx r = {s.payload, s.size, path, out, 0};
   mb__realm_pcall_trusted(vm->realms[0], find_rng, &r);
   return r.found;
+}
+
+/* Script sections that no container list names: their data is attachment
+ * enough (a list that lost an entry must not lose the data). One sweep
+ * after every object is loaded keeps the load linear. */
+static void attach_unlisted(mb_vm *vm, load_ctx *lc) {
+  for (size_t i = 0; i < mb_save_section_count(lc->save); i++) {
+    mb_save_section sec;
+    if (lc->applied[i] || mb_save_section_at(lc->save, i, &sec) != MB_OK ||
+        strcmp(sec.kind, "script") != 0)
+      continue;
+    mb__object *o = mb__vm_object(vm, sec.container);
+    char err[512], path[256];
+    if (!o || mb__container_find(&o->container, sec.path) ||
+        !mb__script_allowed(vm, &o->container, sec.path, err, sizeof err))
+      continue;
+    snprintf(path, sizeof path, "%s", sec.path);
+    start_saved(vm, lc, &o->container, path, NULL, NULL);
+  }
 }
 
 static int read_clock(lua_State *L) {
@@ -550,6 +552,7 @@ static mb_status load_save(mb_vm *vm, mb_save *save, mb_load_host_fn host,
   for (size_t i = 0; i < vm->nby_seq; i++) {
     if (vm->by_seq[i]) load_object(vm, &lc, vm->by_seq[i]);
   }
+  attach_unlisted(vm, &lc);
   mb__vm_load_scheduler(vm, save, lc.applied);
   /* everything left over is kept, with its reason */
   for (size_t i = 0; i < n; i++) {
