@@ -6,7 +6,6 @@
 
 #include "api/api.h"
 #include "serializer/codec.h"
-#include "serializer/public_api.h"
 
 static char key_object;
 

@@ -7,8 +7,8 @@
 #include <jansson.h>
 
 #include "cli/cli.h"
+#include "moonbox.h"
 #include "cli/msgpack_json.h"
-#include "serializer/public_api.h"
 
 static const char save_help[] =
     "usage: moonbox save info FILE     header fields and sections\n"

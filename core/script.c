@@ -7,7 +7,6 @@
 #include <lauxlib.h>
 
 #include "core/vm.h"
-#include "serializer/public_api.h"
 
 static const char *const known_sections[] = {
     "interfaceName", "interface", "eventHandlers", "engineHandlers", NULL};

@@ -13,7 +13,6 @@
 #include "sandbox/env.h"
 #include "sandbox/realm.h"
 #include "sandbox/vfs.h"
-#include "serializer/public_api.h"
 
 #define MB__MAX_REALMS 16
 

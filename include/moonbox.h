@@ -472,6 +472,281 @@ mb_status mb_vm_register_package(mb_vm *vm, const char *name,
                                  void *ud);
 /**@}*/
 
+/** @name Values <-> bytes
+ * The strict codec: Lua values to canonical msgpack and back.
+ *
+ * Serializable: nil (top level only), booleans, numbers, strings, values
+ * of a registered engine type (msgpack ext), and tables of those whose keys
+ * are numbers, strings or booleans. Refused, with the path from the root in
+ * the message (`data.inventory[3].owner: function is not serializable`):
+ * functions, threads, unregistered userdata and cdata, tables with a
+ * metatable, a table reached twice (`table is referenced twice (shared)`),
+ * a table inside itself (`table contains itself (cycle)`), nesting deeper
+ * than the depth limit.
+ *
+ * Canonical bytes: an integral number in [-2^63, 2^64) is the shortest
+ * msgpack int, other numbers float64 (-0.0, inf and NaN kept); a table whose
+ * keys are exactly 1..n (n >= 1) is an array; any other table, the empty
+ * table included, is a map whose keys are in the order numbers ascending,
+ * strings bytewise, false, true. Equal values always give equal bytes.
+ *
+ * Engine value types are registered per lua_State by the runtime (internal
+ * mb__ext_register() in serializer/codec.h); hosts see them as values.
+ *
+ * The decoder accepts any valid msgpack of those types (str and bin are
+ * both strings; keys in any order) and refuses nil and NaN keys, nil inside
+ * tables, duplicate keys, unknown ext types, truncation and trailing bytes,
+ * with the byte offset in the message (`byte 17: truncated string (needs
+ * 200 bytes, 3 left)`). It never allocates before checking a length against
+ * the remaining input.
+ */
+/**@{*/
+
+/** The LuaJIT state type (from lua.h). */
+typedef struct lua_State lua_State;
+
+/** Default nesting limit of the codec (the root table is level 1). */
+#define MB_CODEC_DEFAULT_DEPTH 64
+/** Highest accepted nesting limit (larger values are clamped to it). */
+#define MB_CODEC_MAX_DEPTH 200
+
+/** Options of mb_encode() / mb_decode(). Fill with mb_codec_options_init(). */
+typedef struct mb_codec_options {
+  /** Deepest table nesting accepted (default ::MB_CODEC_DEFAULT_DEPTH). */
+  unsigned max_depth;
+  /** Name of the root in error paths (default "value"; borrowed). */
+  const char *root_name;
+} mb_codec_options;
+
+/** Fill `opt` with the defaults. */
+void mb_codec_options_init(mb_codec_options *opt);
+
+/**
+ * Encode the value at stack index `idx` of `L` (left in place).
+ *
+ * On success `*out` receives a block of exactly `*size` bytes allocated with
+ * `alloc` (`NULL`: the C library's realloc/free); the caller owns it and
+ * frees it with `alloc(alloc_ud, *out, *size, 0)` (or free() when `alloc`
+ * is NULL). A nil value or any value encodes to at least one byte.
+ * On failure `*out` is NULL, nothing leaks, and one string (the message) is
+ * pushed on `L`: MB_EINVAL for a value that is not serializable (message
+ * `<root><path>: <reason>`), MB_ENOMEM when an allocation failed,
+ * MB_ERROR when an engine value's encode callback raised a Lua error.
+ * Never raises. `opt` may be NULL for the defaults. Needs 3 free stack
+ * slots.
+ */
+mb_status mb_encode(lua_State *L, int idx, const mb_codec_options *opt,
+                    mb_alloc_fn alloc, void *alloc_ud, void **out,
+                    size_t *size);
+
+/**
+ * Encode the value at `idx` and push the bytes as a Lua string. On failure
+ * pushes the message instead (same codes as mb_encode()). Never raises.
+ */
+mb_status mb_encode_string(lua_State *L, int idx, const mb_codec_options *opt);
+
+/**
+ * Decode `size` bytes at `data` (borrowed) onto `L`: pushes the value on
+ * success; on failure pushes the message and returns MB_ECORRUPT for bad
+ * bytes (`byte <offset>: <reason>`) or MB_ENOMEM. Never raises. Exactly one
+ * value is pushed either way. `opt` may be NULL (root_name is unused).
+ */
+mb_status mb_decode(lua_State *L, const void *data, size_t size,
+                    const mb_codec_options *opt);
+/**@}*/
+
+/** @name Save files
+ * An ::mb_save is the in-memory model of one save file: a header of named
+ * fields and a set of sections. Each section is identified by
+ * (kind, container, path) — e.g. ("script", "global", "scripts/a.lua"),
+ * ("host", "", "world") — and holds an opaque payload (normally msgpack
+ * from mb_encode()) with its XXH3-64 checksum. Sections are kept and
+ * written sorted by identity, never in insertion or load order, so equal
+ * contents give equal bytes.
+ *
+ * Reading never stops at a bad checksum: the section is loaded with
+ * `checksum_ok == 0`, its bytes and stored checksum are kept, and a later
+ * write puts them back unchanged (so the next reader reports it bad too,
+ * and nothing is lost). Sections of kinds the host does not know are kept
+ * the same way. Structural damage (bad preamble, index or footer,
+ * truncation) fails the whole read with MB_ECORRUPT.
+ * The binary layout is documented in serializer/FORMAT.md.
+ */
+/**@{*/
+
+/** Save format version written by this library; readers accept any minor
+ *  version of the same major. */
+#define MB_SAVE_FORMAT_MAJOR 1
+#define MB_SAVE_FORMAT_MINOR 0
+
+/** Conventional header field names. */
+#define MB_SAVE_FIELD_FORMAT "format"         /**< str, written always */
+#define MB_SAVE_FIELD_CREATED_BY "created_by" /**< str, "moonbox 0.1.0" */
+#define MB_SAVE_FIELD_CREATED_AT "created_at" /**< int, Unix seconds */
+#define MB_SAVE_FIELD_VM_SEED "vm_seed"       /**< uint */
+#define MB_SAVE_FIELD_VM_TIME "vm_time"       /**< float, simulation time */
+
+/** A save file in memory (opaque). */
+typedef struct mb_save mb_save;
+
+/** What the last read found. */
+typedef enum mb_save_state {
+  MB_SAVE_NEW = 0,        /**< nothing read (a fresh or cleared save) */
+  MB_SAVE_INTACT = 1,     /**< read; every checksum holds */
+  MB_SAVE_DAMAGED = 2,    /**< read; some checksums fail (see the sections) */
+  MB_SAVE_CORRUPT = 3,    /**< a save, but its structure is broken: nothing
+                               was loaded */
+  MB_SAVE_NOT_A_SAVE = 4, /**< not a moonbox save file at all */
+  MB_SAVE_UNREADABLE = 5  /**< the file could not be read */
+} mb_save_state;
+
+/** Type of a header field. */
+typedef enum mb_save_field_type {
+  MB_FIELD_STR = 0,
+  MB_FIELD_INT = 1,  /**< signed 64-bit */
+  MB_FIELD_UINT = 2, /**< unsigned 64-bit (above INT64_MAX) */
+  MB_FIELD_FLOAT = 3,
+  MB_FIELD_BOOL = 4
+} mb_save_field_type;
+
+/** One header field (strings owned by the save, valid until it changes). */
+typedef struct mb_save_field {
+  const char *key;
+  mb_save_field_type type;
+  const char *str; /**< MB_FIELD_STR (NUL-terminated; `str_len` bytes) */
+  size_t str_len;
+  int64_t i;  /**< MB_FIELD_INT, MB_FIELD_BOOL (0/1) */
+  uint64_t u; /**< MB_FIELD_UINT (and MB_FIELD_INT when >= 0) */
+  double f;   /**< MB_FIELD_FLOAT */
+} mb_save_field;
+
+/** One section. Pointers are owned by the save and valid until it changes. */
+typedef struct mb_save_section {
+  const char *kind;      /**< "script", "host", "storage", or unknown */
+  const char *container; /**< container identity ("global", object id) */
+  const char *path;      /**< script path, or a host-chosen name */
+  const void *payload;   /**< `size` bytes */
+  size_t size;
+  uint64_t checksum; /**< stored XXH3-64 of the payload */
+  int checksum_ok;   /**< 1 when the payload matches `checksum` */
+} mb_save_section;
+
+/**
+ * Create an empty save. `alloc` NULL: the C library's realloc/free. On
+ * success `*out` owns a save (free with mb_save_free()); MB_ENOMEM otherwise.
+ */
+mb_status mb_save_new(mb_alloc_fn alloc, void *alloc_ud, mb_save **out);
+/** Free a save and everything it owns. NULL is a no-op. */
+void mb_save_free(mb_save *save);
+/** Drop all fields and sections; the state becomes MB_SAVE_NEW. */
+void mb_save_clear(mb_save *save);
+/** Message of the last failure ("" if none). Owned by the save. */
+const char *mb_save_error(const mb_save *save);
+/** What the last read found. */
+mb_save_state mb_save_get_state(const mb_save *save);
+
+/**
+ * Replace the contents with the save file in `data` (`size` bytes,
+ * borrowed; the save copies what it keeps). MB_OK when the structure is
+ * sound — also when some checksums fail: check mb_save_get_state() or each
+ * section's `checksum_ok`. MB_ECORRUPT (message on the save) when the bytes
+ * are not a save or its structure is broken; the save is then empty.
+ */
+mb_status mb_save_read_memory(mb_save *save, const void *data, size_t size);
+/** As mb_save_read_memory() from a file; MB_ENOTFOUND / MB_EIO when it
+ *  cannot be read (state MB_SAVE_UNREADABLE). */
+mb_status mb_save_read_file(mb_save *save, const char *path);
+
+/** 1 unless the last read found the header's checksum bad (its fields are
+ *  then absent). */
+int mb_save_header_ok(const mb_save *save);
+
+/** Format version of the last read file (0.0 for a new save). */
+void mb_save_version(const mb_save *save, unsigned *major, unsigned *minor);
+
+/** Number of header fields. */
+size_t mb_save_field_count(const mb_save *save);
+/** Header field `i` (fields sorted by key). MB_EINVAL when out of range. */
+mb_status mb_save_field_at(const mb_save *save, size_t i, mb_save_field *out);
+/** Header field named `key`; MB_ENOTFOUND when absent. */
+mb_status mb_save_field_get(const mb_save *save, const char *key,
+                            mb_save_field *out);
+/** Set (add or replace) a header field; `key` and `value` are copied. */
+mb_status mb_save_set_str(mb_save *save, const char *key, const char *value);
+mb_status mb_save_set_int(mb_save *save, const char *key, int64_t value);
+mb_status mb_save_set_uint(mb_save *save, const char *key, uint64_t value);
+mb_status mb_save_set_float(mb_save *save, const char *key, double value);
+mb_status mb_save_set_bool(mb_save *save, const char *key, int value);
+
+/** Number of sections. */
+size_t mb_save_section_count(const mb_save *save);
+/** Section `i` (sorted by kind, container, path). MB_EINVAL out of range. */
+mb_status mb_save_section_at(const mb_save *save, size_t i,
+                             mb_save_section *out);
+/** Index of the section with that identity; MB_ENOTFOUND when absent. */
+mb_status mb_save_find(const mb_save *save, const char *kind,
+                       const char *container, const char *path, size_t *index);
+/**
+ * Add or replace a section; everything is copied and the checksum computed
+ * (`checksum_ok` becomes 1). `kind` must be non-empty; strings may not hold
+ * NUL bytes.
+ */
+mb_status mb_save_put(mb_save *save, const char *kind, const char *container,
+                      const char *path, const void *payload, size_t size);
+/**
+ * Add or replace a section keeping a given stored checksum (e.g. the bytes
+ * of a section that failed its check, carried over from a read save, so the
+ * file written next still reports it bad). `checksum_ok` is recomputed.
+ */
+mb_status mb_save_put_raw(mb_save *save, const char *kind,
+                          const char *container, const char *path,
+                          const void *payload, size_t size, uint64_t checksum);
+/** Remove section `i`. MB_EINVAL when out of range. */
+mb_status mb_save_remove(mb_save *save, size_t i);
+
+/**
+ * A short display name of section `i` into `buf` (always NUL-terminated,
+ * truncated to `len`): `<container>[<path>]` for kind "script",
+ * `<kind>:<container>[<path>]` otherwise, `header` for i == SIZE_MAX.
+ */
+void mb_save_section_label(const mb_save *save, size_t i, char *buf,
+                           size_t len);
+
+/**
+ * Serialize to a new block: on success `*data` (`*size` bytes) is allocated
+ * with the save's allocator; free it with mb_save_release().
+ */
+mb_status mb_save_write_memory(mb_save *save, void **data, size_t *size);
+/** Release a block from mb_save_write_memory(). NULL is a no-op. */
+void mb_save_release(mb_save *save, void *data, size_t size);
+/**
+ * Write atomically to `path`: a temporary file in the same directory is
+ * written, flushed, fsync'ed and renamed over `path`. On any failure the
+ * temporary file is removed and the old file at `path` is untouched
+ * (MB_EIO with the OS reason, or MB_ENOMEM).
+ */
+mb_status mb_save_write_file(mb_save *save, const char *path);
+
+/**
+ * Report callback of mb_save_verify_file(): `what` is "file", "header" or a
+ * section label (see mb_save_section_label()); `message` says what is wrong.
+ * Both are borrowed for the call.
+ */
+typedef void (*mb_save_report_fn)(void *ud, const char *what,
+                                  const char *message);
+
+/**
+ * What `moonbox save verify FILE` needs, printing nothing: reads `path`,
+ * calls `report` (may be NULL) once per problem, and returns the exit
+ * status: 0 every checksum holds; 1 some checksums fail (one report per bad
+ * section or header) or the structure is broken (one report, what="file");
+ * 2 the file cannot be read or is not a save (one report, what="file").
+ */
+int mb_save_verify_file(const char *path, mb_alloc_fn alloc, void *alloc_ud,
+                        mb_save_report_fn report, void *report_ud);
+
+/**@}*/
+
 #ifdef __cplusplus
 }
 #endif
