@@ -836,6 +836,31 @@ void mb__sandbox_new_env(lua_State *L, const char *label, void *owner,
   lua_remove(L, template);
 }
 
+void *mb__sandbox_handle_owner(lua_State *L, int idx) {
+  script_handle *handle = lua_touserdata(L, idx);
+  return handle ? handle->owner : NULL;
+}
+
+void mb__sandbox_freeze(lua_State *L, int idx) {
+  idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  if (!lua_istable(L, idx) || mb__sandbox_is_readonly(L, idx)) {
+    lua_pushvalue(L, idx);
+    return;
+  }
+  luaL_checkstack(L, 8, "nesting too deep");
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    if (lua_istable(L, -1)) {
+      mb__sandbox_freeze(L, -1);
+      lua_pushvalue(L, -3);
+      lua_insert(L, -2);
+      lua_rawset(L, idx); /* replacing an existing key keeps lua_next valid */
+    }
+    lua_pop(L, 1);
+  }
+  mb__sandbox_readonly(L, idx);
+}
+
 void mb__sandbox_release_owner(lua_State *L, int handle_ref) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, handle_ref);
   script_handle *handle = lua_touserdata(L, -1);

@@ -62,6 +62,14 @@ void mb__sandbox_new_env(lua_State *L, const char *label, void *owner,
  * pointer is forgotten. Releases the registry reference. */
 void mb__sandbox_release_owner(lua_State *L, int handle_ref);
 
+/* The owner of the handle userdata at `idx` (NULL once released). Packages
+ * keep the handle, never the owner, so they notice a removed script. */
+void *mb__sandbox_handle_owner(lua_State *L, int idx);
+
+/* Push a deep read-only view of the table at `idx` (nested tables become
+ * read-only proxies too); other values are pushed as they are. */
+void mb__sandbox_freeze(lua_State *L, int idx);
+
 /* Load VFS file `path` as a text chunk named "@<path>" and push the
  * function with environment `env` (stack index). Bytecode is refused.
  * Returns MB_OK, or pushes nothing and fills `err` (MB_ENOTFOUND,
