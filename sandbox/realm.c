@@ -53,6 +53,7 @@ struct mb__realm {
   atomic_int interrupt;
 
   void *current;
+  void *owner;
   char *error;
   size_t error_size;
 
@@ -319,6 +320,13 @@ void mb__realm_enter_c(lua_State *L) {
 void mb__realm_leave_c(lua_State *L) {
   mb__realm *r = mb__realm_of(L);
   if (r->c_depth > 0) r->c_depth--;
+}
+
+void mb__realm_set_owner(mb__realm *r, void *owner) {
+  r->owner = owner;
+}
+void *mb__realm_owner(lua_State *L) {
+  return mb__realm_of(L)->owner;
 }
 
 void mb__realm_set_current(mb__realm *r, void *owner) {

@@ -82,6 +82,10 @@ int mb__realm_raise_budget(lua_State *L);
 /* Request that the running call stop (thread-safe). */
 void mb__realm_interrupt(mb__realm *realm);
 
+/* The realm's owner (the VM), for C functions called from its scripts. */
+void mb__realm_set_owner(mb__realm *realm, void *owner);
+void *mb__realm_owner(lua_State *L);
+
 /* The "current instance" pointer the gate's caller set for attribution
  * (math.random, memory profile). */
 void mb__realm_set_current(mb__realm *realm, void *owner);
