@@ -61,6 +61,8 @@ static void deliver_to(mb_vm *vm, mb__container *c, const mb__event *e) {
     lua_pushnil(L);
   }
   int value = lua_gettop(L);
+  char what[128]; /* names the handler in error messages */
+  snprintf(what, sizeof what, "event handler '%s'", e->name);
   for (size_t i = c->nscripts; i-- > 0;) {
     if (i >= c->nscripts) continue; /* a handler removed scripts */
     mb__instance *inst = c->scripts[i];
@@ -78,8 +80,6 @@ static void deliver_to(mb_vm *vm, mb__container *c, const mb__event *e) {
     lua_replace(L, value + 1);
     lua_settop(L, value + 1);
     lua_pushvalue(L, value);
-    char what[128];
-    snprintf(what, sizeof what, "event handler '%s'", e->name);
     mb_status st = mb__instance_call(vm, inst, 1, 1, what);
     int stop = st == MB_OK && lua_isboolean(L, -1) && !lua_toboolean(L, -1);
     lua_settop(L, value);

@@ -107,6 +107,9 @@ typedef struct keyrec {
   size_t voff, vend; /* fast mode: the value's bytes in the output */
 } keyrec;
 
+#define VSMALL 16
+#define KINLINE 32
+
 typedef struct enc {
   lua_State *L;
   mb__buf *b;
@@ -126,6 +129,10 @@ typedef struct enc {
   /* Only written where used (never cleared): */
   const void *anc[MB_CODEC_MAX_DEPTH + 2]; /* tables on the current path */
   pkey path[MB_CODEC_MAX_DEPTH + 2];
+  /* Small values (event payloads, timer arguments) need no scratch
+   * allocation: the first tables and keys live here. */
+  const void *vsmall[VSMALL];
+  keyrec kinline[KINLINE];
 } enc;
 
 static void *scratch(enc *e, void *p, size_t osize, size_t nsize) {
@@ -379,6 +386,14 @@ static void vgrow(enc *e) {
   const void **nk = scratch(e, NULL, 0, ncap * sizeof *nk);
   if (!nk) enc_oom(e);
   memset(nk, 0, ncap * sizeof *nk);
+  if (!e->vcap) { /* leaving the small array: move its tables over */
+    for (size_t i = 0; i < e->vcount; i++) {
+      size_t h = vhash(e->vsmall[i], ncap - 1);
+      while (nk[h])
+        h = (h + 1) & (ncap - 1);
+      nk[h] = e->vsmall[i];
+    }
+  }
   for (size_t i = 0; i < e->vcap; i++) {
     if (!e->vkeys[i]) continue;
     size_t h = vhash(e->vkeys[i], ncap - 1);
@@ -395,6 +410,19 @@ static void vgrow(enc *e) {
  * ancestor on the current path (cycle), 2 if seen elsewhere (shared). The
  * path of ancestors is a small stack, so leaving a table costs nothing. */
 static int venter(enc *e, const void *p, unsigned level) {
+  if (!e->vcap) {
+    for (size_t i = 0; i < e->vcount; i++) {
+      if (e->vsmall[i] != p) continue;
+      for (unsigned k = 0; k < level; k++)
+        if (e->anc[k] == p) return 1;
+      return 2;
+    }
+    if (e->vcount < VSMALL) {
+      e->vsmall[e->vcount++] = p;
+      e->anc[level] = p;
+      return 0;
+    }
+  }
   if (2 * (e->vcount + 1) > e->vcap) vgrow(e);
   size_t mask = e->vcap - 1, h = vhash(p, mask);
   while (e->vkeys[h]) {
@@ -449,9 +477,17 @@ static void sort_keys(keyrec *k, size_t n) {
 
 static keyrec *kpush(enc *e) {
   if (e->ktop == e->kcap) {
-    size_t ncap = e->kcap ? e->kcap * 2 : 64;
-    keyrec *nk = scratch(e, e->keys, e->kcap * sizeof *nk, ncap * sizeof *nk);
+    if (!e->keys) { /* start in the inline array */
+      e->keys = e->kinline;
+      e->kcap = KINLINE;
+      return &e->keys[e->ktop++];
+    }
+    size_t ncap = e->kcap * 2;
+    int inline_keys = e->keys == e->kinline;
+    keyrec *nk = scratch(e, inline_keys ? NULL : e->keys,
+                         inline_keys ? 0 : e->kcap * sizeof *nk, ncap * sizeof *nk);
     if (!nk) enc_oom(e);
+    if (inline_keys) memcpy(nk, e->kinline, sizeof e->kinline);
     e->keys = nk;
     e->kcap = ncap;
   }
@@ -1362,7 +1398,7 @@ static mb_status encode_impl(lua_State *L, int idx, const mb_codec_options *opt,
     lua_pop(L, 1);
     out->len = start;
     if (e->vkeys) memset(e->vkeys, 0, e->vcap * sizeof *e->vkeys);
-    e->vcount = 0;
+    e->vcount = 0; /* the small array or the hash, whichever is in use */
     e->ktop = 0;
     e->slow = 1;
     e->status = MB_OK;
@@ -1375,7 +1411,8 @@ static mb_status encode_impl(lua_State *L, int idx, const mb_codec_options *opt,
   }
   mb__buf_free(&e->tmp);
   if (e->vkeys) out->alloc(out->ud, e->vkeys, e->vcap * sizeof *e->vkeys, 0);
-  if (e->keys) out->alloc(out->ud, e->keys, e->kcap * sizeof *e->keys, 0);
+  if (e->keys && e->keys != e->kinline)
+    out->alloc(out->ud, e->keys, e->kcap * sizeof *e->keys, 0);
   mb_status st = e->status;
   if (rc == 0) return MB_OK;
   out->len = start;
