@@ -14,7 +14,7 @@
 
 /* Registry keys: addresses of these statics. */
 static char key_host, key_libs, key_template, key_readonly, key_chunks,
-    key_fallback_rng;
+    key_fallback_rng, key_views;
 
 #define MAX_SOURCE_SIZE ((size_t)16 << 20)
 
@@ -54,16 +54,64 @@ static int ro_newindex(lua_State *L) {
   return luaL_error(L, "attempt to modify a read-only table");
 }
 
+/* A table read through a proxy comes out as a read-only proxy too, or a
+ * package's or interface's nested tables would be writable by every script
+ * that sees it. Proxies are cached per original (weak both ways), so
+ * `p.t == p.t` holds. */
+static void push_view(lua_State *L) { /* replaces the value on top */
+  if (!lua_istable(L, -1) || mb__sandbox_is_readonly(L, -1)) return;
+  reg_get(L, &key_views);
+  lua_pushvalue(L, -2);
+  lua_rawget(L, -2);
+  if (lua_istable(L, -1)) {
+    lua_replace(L, -3);
+    lua_pop(L, 1);
+    return;
+  }
+  lua_pop(L, 1);
+  mb__sandbox_readonly(L, -2);
+  lua_pushvalue(L, -3);
+  lua_pushvalue(L, -2);
+  lua_rawset(L, -4); /* views[original] = proxy */
+  lua_replace(L, -3);
+  lua_pop(L, 1);
+}
+
+static int get_through(lua_State *L) { /* (t, k) -> t[k] with metamethods */
+  lua_gettable(L, 1);
+  return 1;
+}
+
+/* __index of a proxy whose original has nested tables or a metatable. */
+static int ro_index(lua_State *L) { /* (proxy, key) over upvalue 1 */
+  lua_settop(L, 2);
+  lua_pushvalue(L, 2);
+  lua_rawget(L, lua_upvalueindex(1));
+  if (lua_isnil(L, -1) && lua_getmetatable(L, lua_upvalueindex(1))) {
+    /* the original's own __index may run script code: from C, guarded */
+    lua_pop(L, 2);
+    lua_pushcfunction(L, get_through);
+    lua_pushvalue(L, lua_upvalueindex(1));
+    lua_pushvalue(L, 2);
+    guarded_call(L, 2, 1);
+  }
+  push_view(L);
+  return 1;
+}
+
 static int ro_next(lua_State *L) { /* (proxy, key) over upvalue 1 */
   lua_settop(L, 2);
-  if (lua_next(L, lua_upvalueindex(1))) return 2;
+  if (lua_next(L, lua_upvalueindex(1))) {
+    push_view(L);
+    return 2;
+  }
   lua_pushnil(L);
   return 1;
 }
 
 static int ro_pairs(lua_State *L) {
   lua_getmetatable(L, 1);
-  lua_getfield(L, -1, "__index");
+  lua_getfield(L, -1, "__original");
   /* The original table stays hidden inside the iterator's upvalue. */
   lua_pushcclosure(L, ro_next, 1);
   lua_pushvalue(L, 1);
@@ -75,24 +123,49 @@ static int ro_inext(lua_State *L) {
   lua_Integer i = luaL_checkinteger(L, 2) + 1;
   lua_pushinteger(L, i);
   lua_rawgeti(L, lua_upvalueindex(1), (int)i);
-  return lua_isnil(L, -1) ? 1 : 2;
+  if (lua_isnil(L, -1)) return 1;
+  push_view(L);
+  return 2;
 }
 
 static int ro_ipairs(lua_State *L) {
   lua_getmetatable(L, 1);
-  lua_getfield(L, -1, "__index");
+  lua_getfield(L, -1, "__original");
   lua_pushcclosure(L, ro_inext, 1);
   lua_pushvalue(L, 1);
   lua_pushinteger(L, 0);
   return 3;
 }
 
+/* 1 when reads of `idx` need ro_index: it holds tables or has a
+ * metatable. Library tables hold neither and keep the fast table __index. */
+static int needs_views(lua_State *L, int idx) {
+  if (lua_getmetatable(L, idx)) {
+    lua_pop(L, 1);
+    return 1;
+  }
+  lua_pushnil(L);
+  while (lua_next(L, idx)) {
+    int t = lua_istable(L, -1);
+    lua_pop(L, 1);
+    if (t) {
+      lua_pop(L, 1);
+      return 1;
+    }
+  }
+  return 0;
+}
+
 void mb__sandbox_readonly(lua_State *L, int idx) {
   idx = idx < 0 ? lua_gettop(L) + idx + 1 : idx;
+  luaL_checkstack(L, 8, "read-only view");
   lua_newtable(L); /* the proxy: always empty, so every write hits __newindex */
-  lua_createtable(L, 0, 5);
+  lua_createtable(L, 0, 6);
   lua_pushvalue(L, idx);
+  if (needs_views(L, idx)) lua_pushcclosure(L, ro_index, 1);
   lua_setfield(L, -2, "__index");
+  lua_pushvalue(L, idx); /* for pairs/ipairs; hidden by __metatable */
+  lua_setfield(L, -2, "__original");
   lua_pushcfunction(L, ro_newindex);
   lua_setfield(L, -2, "__newindex");
   lua_pushcfunction(L, ro_pairs);
@@ -189,8 +262,33 @@ static const char pcall_source[] =
     "end\n"
     "return wrapped_pcall, wrapped_xpcall\n";
 
+/* LuaJIT's message for a full Lua stack, with or without the position
+ * prefix ("x.lua:3: stack overflow"); "C stack overflow" (our guard, where
+ * the hook still runs) is an ordinary error. */
+static int is_stack_overflow(lua_State *L, int idx) {
+  if (lua_type(L, idx) != LUA_TSTRING) return 0;
+  size_t len;
+  const char *msg = lua_tolstring(L, idx, &len);
+  static const char tail[] = "stack overflow";
+  size_t tlen = sizeof tail - 1;
+  if (len < tlen || memcmp(msg + len - tlen, tail, tlen) != 0) return 0;
+  return len == tlen ||
+         (len >= tlen + 2 && memcmp(msg + len - tlen - 2, ": ", 2) == 0);
+}
+
+/* Raising and unwinding an error costs microseconds of C work (LuaJIT
+ * unwinds with the system unwinder) and a single VM instruction: each
+ * caught error is charged this many instructions. */
+#define ERROR_COST 2000
+
 static int sb_after_pcall(lua_State *L) {
   if (mb__realm_budget_exhausted(L)) return mb__realm_raise_budget(L);
+  if (!lua_toboolean(L, 1)) mb__realm_charge(L, ERROR_COST);
+  /* A caught Lua stack overflow ends the call: at the stack limit the
+   * count hook cannot run, so a loop that keeps catching it would starve
+   * the budget forever. */
+  if (!lua_toboolean(L, 1) && is_stack_overflow(L, 2))
+    mb__realm_stack_overflow(L);
   return lua_gettop(L);
 }
 
@@ -227,6 +325,7 @@ static int resume_values(lua_State *L, lua_State *co, int nargs) {
     return nres;
   }
   lua_xmove(co, L, 1); /* the error object */
+  mb__realm_charge(L, ERROR_COST);
   return -1;
 }
 
@@ -272,8 +371,97 @@ static int sb_guarded(lua_State *L) {
   return lua_gettop(L);
 }
 
-static int sb_table_insert(lua_State *L) {
+/* table.insert, remove and sort write with raw sets, which would bypass a
+ * read-only proxy's __newindex and change the (shared) proxy itself. */
+static void check_writable(lua_State *L) {
   luaL_checktype(L, 1, LUA_TTABLE);
+  if (mb__sandbox_is_readonly(L, 1))
+    luaL_error(L, "attempt to modify a read-only table");
+}
+
+/* Charge the C work a string-producing function did: its result's length.
+ * Most results are new strings (the allocator charged them already), but
+ * an equal string that is already interned costs a hash and a compare of
+ * the whole length without any allocation. */
+static void charge_result(lua_State *L, int idx) {
+  if (lua_type(L, idx) == LUA_TSTRING) mb__realm_charge(L, lua_objlen(L, idx) / 16);
+}
+
+static int sb_string_charged(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, 1);
+  charge_result(L, -1);
+  return 1;
+}
+
+/* string.format: may call __tostring (guarded) and build long strings. */
+static int sb_string_format(lua_State *L) {
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  guarded_call(L, n, 1);
+  charge_result(L, -1);
+  return 1;
+}
+
+/* Sorting is n·log n comparisons in C; without a Lua comparator the hook
+ * never sees them. */
+static int sb_table_sort(lua_State *L) {
+  check_writable(L);
+  size_t len = lua_objlen(L, 1);
+  if (len > 1) mb__realm_charge(L, (uint64_t)((double)len * log2((double)len)));
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  guarded_call(L, n, 0);
+  return 0;
+}
+
+/* table.maxn walks the whole table in C: done here with lua_next so every
+ * slot is charged. Same result as LuaJIT's (largest positive numeric key). */
+static int sb_table_maxn(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Number max = 0;
+  unsigned steps = 0;
+  lua_pushnil(L);
+  while (lua_next(L, 1)) {
+    lua_pop(L, 1);
+    if (lua_type(L, -1) == LUA_TNUMBER) {
+      lua_Number k = lua_tonumber(L, -1);
+      if (k > max) max = k;
+    }
+    if (++steps == 1024) {
+      mb__realm_charge(L, steps);
+      steps = 0;
+    }
+  }
+  mb__realm_charge(L, steps);
+  lua_pushnumber(L, max);
+  return 1;
+}
+
+/* table.move(a1, f, e, t [, a2]) copies with raw gets and sets in a C
+ * loop: refuse a read-only destination and charge the count up front. */
+static int sb_table_move(lua_State *L) {
+  luaL_checktype(L, 1, LUA_TTABLE);
+  lua_Number f = luaL_checknumber(L, 2), e = luaL_checknumber(L, 3);
+  luaL_checknumber(L, 4);
+  int dest = lua_isnoneornil(L, 5) ? 1 : 5;
+  if (dest == 5) luaL_checktype(L, 5, LUA_TTABLE);
+  if (mb__sandbox_is_readonly(L, dest))
+    return luaL_error(L, "attempt to modify a read-only table");
+  if (e >= f) mb__realm_charge(L, (uint64_t)fmin(e - f + 1, 1e15));
+  int n = lua_gettop(L);
+  lua_pushvalue(L, lua_upvalueindex(1));
+  lua_insert(L, 1);
+  lua_call(L, n, 1);
+  return 1;
+}
+
+static int sb_table_insert(lua_State *L) {
+  check_writable(L);
   int n = lua_gettop(L);
   if (n == 3) {
     /* LuaJIT shifts every slot between pos and the end one by one, in C:
@@ -293,7 +481,7 @@ static int sb_table_insert(lua_State *L) {
 }
 
 static int sb_table_remove(lua_State *L) {
-  luaL_checktype(L, 1, LUA_TTABLE);
+  check_writable(L);
   if (!lua_isnoneornil(L, 2)) {
     size_t len = lua_objlen(L, 1);
     lua_Number pos = luaL_checknumber(L, 2);
@@ -332,6 +520,7 @@ static int sb_table_concat(lua_State *L) {
   lua_pushvalue(L, lua_upvalueindex(1));
   lua_insert(L, 1);
   lua_call(L, top, 1);
+  charge_result(L, -1);
   return 1;
 }
 
@@ -653,6 +842,12 @@ static int open_protected(lua_State *L) {
   lua_setfield(L, -2, "__mode");
   lua_setmetatable(L, -2);
   reg_set(L, &key_readonly);
+  lua_newtable(L);
+  lua_createtable(L, 0, 1);
+  lua_pushliteral(L, "kv");
+  lua_setfield(L, -2, "__mode");
+  lua_setmetatable(L, -2);
+  reg_set(L, &key_views);
   mb__sandbox_clear_chunks(L);
   mb__script *fallback = lua_newuserdata(L, sizeof *fallback);
   mb__script_seed(fallback, 0, "realm");
@@ -679,6 +874,8 @@ static int open_protected(lua_State *L) {
       "tostring", "type",   "unpack", "rawequal",     "rawget",
       "getmetatable", "setmetatable", NULL};
   copy_fields(L, g, template, base_names);
+  /* tostring calls __tostring from C: one nested C frame per level. */
+  wrap_field(L, template, "tostring", sb_guarded);
   lua_getfield(L, g, "next");
   lua_pushcclosure(L, sb_pairs, 1);
   lua_setfield(L, template, "pairs");
@@ -708,8 +905,12 @@ static int open_protected(lua_State *L) {
       "lower", "match", "rep", "reverse", "sub",    "upper", NULL};
   copy_fields(L, real_string, string, string_names);
   mb__pattern_register(L, string);
-  wrap_field(L, string, "format", sb_guarded);
+  wrap_field(L, string, "format", sb_string_format);
   wrap_field(L, string, "rep", sb_string_rep);
+  wrap_field(L, string, "upper", sb_string_charged);
+  wrap_field(L, string, "lower", sb_string_charged);
+  wrap_field(L, string, "reverse", sb_string_charged);
+  wrap_field(L, string, "sub", sb_string_charged);
   /* Strings index the sanitized table; getmetatable("") answers false. */
   lua_pushliteral(L, "");
   lua_getmetatable(L, -1);
@@ -728,8 +929,11 @@ static int open_protected(lua_State *L) {
   static const char *const table_names[] = {"concat", "insert", "maxn",
                                             "remove", "sort",   "move", NULL};
   copy_fields(L, real_table, table, table_names);
-  wrap_field(L, table, "sort", sb_guarded);
+  wrap_field(L, table, "sort", sb_table_sort);
+  lua_pushcfunction(L, sb_table_maxn);
+  lua_setfield(L, table, "maxn");
   wrap_field(L, table, "insert", sb_table_insert);
+  wrap_field(L, table, "move", sb_table_move);
   wrap_field(L, table, "remove", sb_table_remove);
   wrap_field(L, table, "concat", sb_table_concat);
   lua_getfield(L, g, "unpack");

@@ -81,7 +81,10 @@ mb_status mb__sandbox_load(lua_State *L, const char *path, int env,
 void mb__sandbox_clear_chunks(lua_State *L);
 
 /* Push a read-only proxy of the table at `idx`: reads go through, writes,
- * rawset and setmetatable fail, pairs/ipairs iterate the original. */
+ * rawset, setmetatable and table.insert/remove/sort/move fail, pairs/ipairs
+ * iterate the original. Tables read through it (by index or iteration)
+ * come out as read-only proxies too, so nested tables of a shared package
+ * or interface cannot be changed by the scripts that see it. */
 void mb__sandbox_readonly(lua_State *L, int idx);
 /* 1 when the value at `idx` is such a proxy. */
 int mb__sandbox_is_readonly(lua_State *L, int idx);

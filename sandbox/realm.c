@@ -11,6 +11,7 @@
 
 #include <lauxlib.h>
 #include <luajit.h>
+#include <lualib.h>
 
 /* The count hook runs every HOOK_GRANULE VM instructions while a call is
  * armed; budgets are charged in these units (overshoot < one granule). */
@@ -25,7 +26,19 @@
  * memory limit does not apply yet. */
 #define BOOT_RESERVE ((size_t)64 << 10)
 
-enum exhaustion { RUNNING = 0, OUT_OF_BUDGET, PAST_DEADLINE, INTERRUPTED };
+/* Allocations charge the budget too: copying and hashing a big string is
+ * C work of one VM instruction. One step per ALLOC_STEP_BYTES grown, and an
+ * allocation of at least ALLOC_CHECK_BYTES also looks at the clock. */
+#define ALLOC_STEP_BYTES 16
+#define ALLOC_CHECK_BYTES ((size_t)64 << 10)
+
+enum exhaustion {
+  RUNNING = 0,
+  OUT_OF_BUDGET,
+  PAST_DEADLINE,
+  INTERRUPTED,
+  STACK_OVERFLOW
+};
 
 /* Every block carries its size in front: LuaJIT's `osize` is not always
  * right on free, and the limit must count exactly. 16 bytes keep the
@@ -51,6 +64,7 @@ struct mb__realm {
   uint64_t deadline_ns;
   int exhausted;      /* enum exhaustion; sticky until the gate returns */
   atomic_int interrupt;
+  atomic_int running; /* an outer gate is armed (read by mb__realm_interrupt) */
 
   void *current;
   void *owner;
@@ -63,7 +77,8 @@ struct mb__realm {
 };
 
 static const char *const exhaustion_message[] = {
-    "", "instruction budget exceeded", "deadline exceeded", "interrupted"};
+    "", "instruction budget exceeded", "deadline exceeded", "interrupted",
+    "stack overflow"};
 
 /* ---- allocation -------------------------------------------------------- */
 
@@ -112,10 +127,30 @@ static void *reserve_alloc(mb__realm *r, size_t nsize) {
   return blk + 1;
 }
 
+static void budget_hook(lua_State *L, lua_Debug *ar);
+static int check_exhausted(mb__realm *r);
+
+/* Charge a grown block to the running call. An allocator must never raise
+ * (LuaJIT corrupts), so when the call must stop, the hook is set to fire at
+ * the very next instruction and raises there. */
+static void charge_alloc(mb__realm *r, size_t grown) {
+  if (r->depth == 0 || !r->L || r->exhausted) return;
+  r->steps_left -= (int64_t)(grown / ALLOC_STEP_BYTES);
+  int stop = r->limits.instruction_budget && r->steps_left <= 0;
+  if (!stop && grown >= ALLOC_CHECK_BYTES) stop = check_exhausted(r) != 0;
+  if (stop) lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, 1);
+}
+
 static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   mb__realm *r = ud;
   (void)osize;
   size_t limit = r->creating ? 0 : r->limits.memory_limit;
+  if (ptr && !in_reserve(r, ptr)) {
+    size_t old = ((block_header *)ptr - 1)->size;
+    if (nsize > old) charge_alloc(r, nsize - old);
+  } else if (!ptr && nsize) {
+    charge_alloc(r, nsize);
+  }
   if (!in_reserve(r, ptr)) {
     void *p = counted_realloc(r, &r->lua_bytes, limit, ptr, nsize);
     if (p || nsize == 0 || !r->creating) return p;
@@ -160,6 +195,26 @@ static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 
 /* ---- lifetime ------------------------------------------------------------ */
 
+/* luaopen_jit is what initialises the JIT compiler (CPU features, default
+ * parameters: without it nothing is ever compiled, whatever the mode).
+ * Its tables go into globals and the loaded/preload tables, which scripts
+ * never see (their environments are built from copies); they are dropped
+ * anyway. */
+static int init_jit(lua_State *L) {
+  lua_pushcfunction(L, luaopen_jit);
+  lua_call(L, 0, 0);
+  lua_pushnil(L);
+  lua_setglobal(L, LUA_JITLIBNAME);
+  lua_getfield(L, LUA_REGISTRYINDEX, "_LOADED");
+  if (lua_istable(L, -1)) {
+    lua_pushnil(L);
+    lua_setfield(L, -2, LUA_JITLIBNAME);
+    lua_pushnil(L);
+    lua_setfield(L, -2, "jit.opt");
+  }
+  return 0;
+}
+
 mb__realm *mb__realm_new(const char *name, const mb_realm_limits *limits,
                          mb_alloc_fn alloc, void *alloc_ud) {
   if (!alloc) alloc = default_alloc;
@@ -170,6 +225,7 @@ mb__realm *mb__realm_new(const char *name, const mb_realm_limits *limits,
   r->alloc_ud = alloc_ud;
   r->limits = *limits;
   atomic_init(&r->interrupt, 0);
+  atomic_init(&r->running, 0);
   size_t len = strlen(name);
   r->name = mb__realm_host_alloc(r, NULL, 0, len + 1);
   if (!r->name) goto fail;
@@ -184,6 +240,8 @@ mb__realm *mb__realm_new(const char *name, const mb_realm_limits *limits,
     r->reserve = NULL;
   }
   if (!r->L) goto fail;
+  if (lua_cpcall(r->L, init_jit, NULL) != 0) goto fail;
+  /* After init_jit, which switches the compiler on. */
   luaJIT_setmode(r->L, 0,
                  LUAJIT_MODE_ENGINE | (limits->jit == MB_JIT_ON
                                            ? LUAJIT_MODE_ON
@@ -280,12 +338,19 @@ static int check_exhausted(mb__realm *r) {
 
 int mb__realm_raise_budget(lua_State *L) {
   mb__realm *r = mb__realm_of(L);
+  if (!r->exhausted) r->exhausted = OUT_OF_BUDGET;
   /* From now on every instruction raises again, so pcall, xpcall and
    * coroutines cannot swallow it; the gate has the last word anyway. */
   lua_sethook(L, lua_gethook(L), LUA_MASKCOUNT, 1);
-  lua_pushstring(L, exhaustion_message[r->exhausted ? r->exhausted
-                                                    : OUT_OF_BUDGET]);
+  lua_pushstring(L, exhaustion_message[r->exhausted]);
   return lua_error(L);
+}
+
+int mb__realm_stack_overflow(lua_State *L) {
+  mb__realm *r = mb__realm_of(L);
+  if (r->depth == 0) return 0;
+  if (!r->exhausted) r->exhausted = STACK_OVERFLOW;
+  return mb__realm_raise_budget(L);
 }
 
 static void budget_hook(lua_State *L, lua_Debug *ar) {
@@ -309,6 +374,12 @@ int mb__realm_budget_exhausted(lua_State *L) {
 
 void mb__realm_interrupt(mb__realm *r) {
   atomic_store(&r->interrupt, 1);
+  /* Fire at the next instruction the interpreter runs, even when each
+   * instruction does much C work. lua_sethook is the one call LuaJIT allows
+   * from another thread or a signal handler (its own lua.c does this). A
+   * hook left armed after the call returned finds depth 0 and does
+   * nothing; the next call re-arms it. */
+  if (atomic_load(&r->running)) lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, 1);
 }
 
 void mb__realm_enter_c(lua_State *L) {
@@ -350,9 +421,11 @@ static void arm(mb__realm *r) {
           ? now_ns() + (uint64_t)r->limits.deadline_ms * 1000000u
           : 0;
   lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, HOOK_GRANULE);
+  atomic_store(&r->running, 1);
 }
 
 static void disarm(mb__realm *r) {
+  atomic_store(&r->running, 0);
   lua_sethook(r->L, NULL, 0, 0);
   r->exhausted = RUNNING;
   r->c_depth = 0;
@@ -379,10 +452,20 @@ mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
   lua_pushcfunction(L, message_handler);
   lua_insert(L, fn);
   int outer = r->depth == 0;
+  if (!outer && r->c_depth >= MAX_C_DEPTH) {
+    /* A script calling the host calling a script (async callbacks) nests C
+     * frames like any other callback: same guard, as a failed call. */
+    lua_settop(L, fn - 1);
+    return mb__realm_fail(r, MB_ERROR, "%s%s%s failed: C stack overflow",
+                          label ? label : "", what && label ? " " : "",
+                          what ? what : "");
+  }
   if (outer) arm(r);
+  else r->c_depth++;
   r->depth++;
   int rc = lua_pcall(L, nargs, nresults, fn);
   r->depth--;
+  if (!outer && r->c_depth > 0) r->c_depth--;
   int exhausted = r->exhausted;
   if (outer) disarm(r);
 
@@ -394,10 +477,15 @@ mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
                  : rc == LUA_ERRMEM ? MB_ENOMEM
                                     : MB_ERROR;
   const char *msg;
+  const char *trace = "";
   if (exhausted) {
     /* The script may have caught and replaced the error and even returned
-     * normally: the realm's own flag decides, and says what happened. */
+     * normally: the realm's own flag decides, and says what happened. The
+     * traceback of where it stopped is kept when the error got through. */
     msg = exhaustion_message[exhausted];
+    const char *err = rc != 0 ? lua_tostring(L, -1) : NULL;
+    const char *tb = err ? strstr(err, "\nstack traceback:") : NULL;
+    if (tb) trace = tb;
   } else if (rc == LUA_ERRMEM) {
     msg = "not enough memory";
   } else {
@@ -405,10 +493,10 @@ mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
     if (!msg) msg = "(error object is not a string)";
   }
   if (label)
-    mb__realm_fail(r, st, "%s%s%s failed: %s", label, what ? " " : "",
-                   what ? what : "", msg);
+    mb__realm_fail(r, st, "%s%s%s failed: %s%s", label, what ? " " : "",
+                   what ? what : "", msg, trace);
   else
-    mb__realm_fail(r, st, "%s", msg);
+    mb__realm_fail(r, st, "%s%s", msg, trace);
   lua_settop(L, fn - 1);
   /* LuaJIT has no emergency collector: free what the failed call left. */
   if (st == MB_ENOMEM) lua_gc(L, LUA_GCCOLLECT, 0);

@@ -79,6 +79,14 @@ int mb__realm_budget_exhausted(lua_State *L);
 /* Raise the sticky budget error again (does not return). */
 int mb__realm_raise_budget(lua_State *L);
 
+/* A Lua "stack overflow" was caught by the script: at LuaJIT's stack limit
+ * the count hook cannot run (it needs stack itself), so a script that
+ * keeps catching the overflow (`local function f() while true do pcall(f)
+ * end end`) would never be stopped. Marks the running call exhausted
+ * ("stack overflow", sticky like a budget error) and raises; returns 0
+ * outside any gate. */
+int mb__realm_stack_overflow(lua_State *L);
+
 /* Request that the running call stop (thread-safe). */
 void mb__realm_interrupt(mb__realm *realm);
 

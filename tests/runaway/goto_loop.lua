@@ -1,0 +1,3 @@
+-- A backward goto (Lua 5.2 syntax on LuaJIT).
+::top::
+goto top

@@ -1,0 +1,2 @@
+-- An empty while loop: the plainest runaway.
+while true do end
