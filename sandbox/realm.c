@@ -42,11 +42,13 @@ enum exhaustion {
 
 /* Every block carries its size in front: LuaJIT's `osize` is not always
  * right on free, and the limit must count exactly. 16 bytes keep the
- * alignment malloc gives. */
-typedef union block_header {
+ * 16-byte alignment malloc gives (max_align_t would cost 32 on x86-64,
+ * ~200 bytes per script instance). */
+typedef struct block_header {
   size_t size;
-  max_align_t align;
+  size_t pad;
 } block_header;
+_Static_assert(sizeof(block_header) == 16, "block header must keep alignment");
 
 struct mb__realm {
   lua_State *L;
@@ -61,7 +63,8 @@ struct mb__realm {
   int depth;          /* nesting of gates */
   int c_depth;        /* nesting of C→Lua callbacks */
   int64_t steps_left; /* instruction budget left, in VM instructions */
-  uint64_t deadline_ns;
+  uint64_t deadline_ns; /* 0: not started yet (started at the first check) */
+  int handler_ref;      /* the gate's message handler, made once */
   int exhausted;      /* enum exhaustion; sticky until the gate returns */
   atomic_int interrupt;
   atomic_int running; /* an outer gate is armed (read by mb__realm_interrupt) */
@@ -195,6 +198,17 @@ static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 
 /* ---- lifetime ------------------------------------------------------------ */
 
+static int message_handler(lua_State *L);
+
+/* The gate's message handler is made once: pushing a new C function on
+ * every call allocated (and collected) a closure per handler call. */
+static int init_handler(lua_State *L) {
+  mb__realm *r = lua_touserdata(L, 1);
+  lua_pushcfunction(L, message_handler);
+  r->handler_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
 /* luaopen_jit is what initialises the JIT compiler (CPU features, default
  * parameters: without it nothing is ever compiled, whatever the mode).
  * Its tables go into globals and the loaded/preload tables, which scripts
@@ -241,6 +255,8 @@ mb__realm *mb__realm_new(const char *name, const mb_realm_limits *limits,
   }
   if (!r->L) goto fail;
   if (lua_cpcall(r->L, init_jit, NULL) != 0) goto fail;
+  if (lua_cpcall(r->L, init_handler, r) != 0) goto fail;
+  lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, HOOK_GRANULE);
   /* After init_jit, which switches the compiler on. */
   luaJIT_setmode(r->L, 0,
                  LUAJIT_MODE_ENGINE | (limits->jit == MB_JIT_ON
@@ -331,8 +347,15 @@ static int check_exhausted(mb__realm *r) {
     r->exhausted = INTERRUPTED;
   else if (r->limits.instruction_budget && r->steps_left <= 0)
     r->exhausted = OUT_OF_BUDGET;
-  else if (r->deadline_ns && now_ns() >= r->deadline_ns)
-    r->exhausted = PAST_DEADLINE;
+  else if (r->limits.deadline_ms) {
+    /* The clock starts at the first check (within one hook granule of the
+     * start), so calls that end quickly never read it. */
+    uint64_t now = now_ns();
+    if (!r->deadline_ns)
+      r->deadline_ns = now + (uint64_t)r->limits.deadline_ms * 1000000u;
+    else if (now >= r->deadline_ns)
+      r->exhausted = PAST_DEADLINE;
+  }
   return r->exhausted;
 }
 
@@ -416,17 +439,17 @@ static void arm(mb__realm *r) {
                                       ? INT64_MAX / 2
                                       : r->limits.instruction_budget)
                       : INT64_MAX / 2;
-  r->deadline_ns =
-      r->limits.deadline_ms
-          ? now_ns() + (uint64_t)r->limits.deadline_ms * 1000000u
-          : 0;
-  lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, HOOK_GRANULE);
+  r->deadline_ns = 0;
   atomic_store(&r->running, 1);
 }
 
+/* The count hook stays installed between calls (it returns at once when no
+ * call runs): setting it costs a dispatch-table rewrite, so it is only
+ * reset when a stop or an interrupt made it fire on every instruction. */
 static void disarm(mb__realm *r) {
   atomic_store(&r->running, 0);
-  lua_sethook(r->L, NULL, 0, 0);
+  if (lua_gethookcount(r->L) != HOOK_GRANULE || !lua_gethook(r->L))
+    lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, HOOK_GRANULE);
   r->exhausted = RUNNING;
   r->c_depth = 0;
 }
@@ -449,7 +472,7 @@ mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
                          const char *label, const char *what) {
   lua_State *L = r->L;
   int fn = lua_gettop(L) - nargs;
-  lua_pushcfunction(L, message_handler);
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->handler_ref); /* no allocation */
   lua_insert(L, fn);
   int outer = r->depth == 0;
   if (!outer && r->c_depth >= MAX_C_DEPTH) {
