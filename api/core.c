@@ -30,8 +30,9 @@ mb_status mb__api_send_event(lua_State *L, const char *target, int name_idx,
     if (mb_encode(L, data_idx, &opt, mb__vm_alloc_cb, vm, &data, &size) != MB_OK)
       return lua_error(L);
   }
-  mb_status st = mb__event_send(vm, target, name, data, size);
-  if (data) mb__vm_alloc(vm, data, size, 0);
+  mb__bytes bytes = {data, size};
+  mb_status st = mb__event_queue(vm, target, name, &bytes);
+  if (bytes.data) mb__vm_alloc(vm, bytes.data, bytes.size, 0);
   if (st != MB_OK) return luaL_error(L, "not enough memory");
   return MB_OK;
 }

@@ -104,24 +104,32 @@ mb_status mb_vm_console(mb_vm *vm, const char *id, const char *code,
   st = mb__realm_call(realm, 0, LUA_MULTRET, NULL, NULL);
   mb__realm_set_current(realm, prev);
   if (st != MB_OK) return mb__vm_fail(vm, st, "%s", mb__realm_error(realm));
-  /* the values as text, through the script's own tostring */
+  /* the values as text, through the context's own tostring: it is script
+   * code (it may call __tostring), so it runs through the gate */
   int n = lua_gettop(L) - top;
-  lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
-  lua_getfield(L, -1, "tostring");
-  lua_getfield(L, -2, "table");
-  lua_getfield(L, -1, "concat");
-  lua_createtable(L, n, 0);
+  luaL_Buffer b;
   for (int i = 1; i <= n; i++) {
-    lua_pushvalue(L, -4); /* tostring */
+    lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
+    mb__rawfield(L, -1, "tostring");
+    lua_remove(L, -2);
     lua_pushvalue(L, top + i);
-    if (lua_pcall(L, 1, 1, 0) != 0 || !lua_isstring(L, -1)) {
+    mb__realm_set_current(realm, inst);
+    if (mb__realm_call(realm, 1, 1, NULL, NULL) != MB_OK)
+      lua_pushliteral(L, "?");
+    else if (!lua_isstring(L, -1)) {
       lua_pop(L, 1);
       lua_pushliteral(L, "?");
     }
-    lua_rawseti(L, -2, i);
+    mb__realm_set_current(realm, prev);
+    lua_replace(L, top + i); /* the text takes the value's place */
   }
-  lua_pushliteral(L, "\t");
-  lua_call(L, 2, 1);
+  luaL_buffinit(L, &b);
+  for (int i = 1; i <= n; i++) {
+    if (i > 1) luaL_addchar(&b, '\t');
+    lua_pushvalue(L, top + i);
+    luaL_addvalue(&b);
+  }
+  luaL_pushresult(&b);
   size_t len;
   const char *text = lua_tolstring(L, -1, &len);
   st = set_result(vm, text, len);

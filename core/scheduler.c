@@ -23,8 +23,8 @@ static void event_free(mb_vm *vm, mb__event *e) {
   if (e->data.data) mb__vm_alloc(vm, e->data.data, e->data.size, 0);
 }
 
-mb_status mb__event_send(mb_vm *vm, const char *target, const char *name,
-                         const void *data, size_t size) {
+mb_status mb__event_queue(mb_vm *vm, const char *target, const char *name,
+                          mb__bytes *data) {
   if (vm->nevents == vm->cap_events) {
     size_t cap = vm->cap_events ? vm->cap_events * 2 : 64;
     mb__event *a = mb__vm_alloc(vm, vm->events, vm->cap_events * sizeof *a,
@@ -36,13 +36,24 @@ mb_status mb__event_send(mb_vm *vm, const char *target, const char *name,
   mb__event e = {NULL, NULL, {NULL, 0}};
   e.name = mb__vm_strdup(vm, name);
   if (target) e.target = mb__vm_strdup(vm, target);
-  if (!e.name || (target && !e.target) ||
-      mb__bytes_copy(vm, &e.data, data, size) != MB_OK) {
+  if (!e.name || (target && !e.target)) {
     event_free(vm, &e);
     return MB_ENOMEM;
   }
+  e.data = *data; /* the event owns the bytes from now on */
+  data->data = NULL;
+  data->size = 0;
   vm->events[vm->nevents++] = e;
   return MB_OK;
+}
+
+mb_status mb__event_send(mb_vm *vm, const char *target, const char *name,
+                         const void *data, size_t size) {
+  mb__bytes copy = {NULL, 0};
+  if (mb__bytes_copy(vm, &copy, data, size) != MB_OK) return MB_ENOMEM;
+  mb_status st = mb__event_queue(vm, target, name, &copy);
+  if (copy.data) mb__vm_alloc(vm, copy.data, copy.size, 0);
+  return st;
 }
 
 /* Deliver one event to a container: handlers in reverse load order, all
@@ -60,29 +71,34 @@ static void deliver_to(mb_vm *vm, mb__container *c, const mb__event *e) {
   } else {
     lua_pushnil(L);
   }
-  int value = lua_gettop(L);
+  /* the keys once, as Lua strings; raw lookups run no script code here */
+  lua_pushliteral(L, "eventHandlers");
+  lua_pushstring(L, e->name);
+  int value = top + 1, section = top + 2, name = top + 3;
   char what[128]; /* names the handler in error messages */
   snprintf(what, sizeof what, "event handler '%s'", e->name);
   for (size_t i = c->nscripts; i-- > 0;) {
     if (i >= c->nscripts) continue; /* a handler removed scripts */
     mb__instance *inst = c->scripts[i];
     lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
-    lua_getfield(L, -1, "eventHandlers");
+    lua_pushvalue(L, section);
+    lua_rawget(L, -2);
     if (!lua_istable(L, -1)) {
-      lua_settop(L, value);
+      lua_settop(L, name);
       continue;
     }
-    lua_getfield(L, -1, e->name);
+    lua_pushvalue(L, name);
+    lua_rawget(L, -2);
     if (!lua_isfunction(L, -1)) {
-      lua_settop(L, value);
+      lua_settop(L, name);
       continue;
     }
-    lua_replace(L, value + 1);
-    lua_settop(L, value + 1);
+    lua_replace(L, name + 1);
+    lua_settop(L, name + 1);
     lua_pushvalue(L, value);
     mb_status st = mb__instance_call(vm, inst, 1, 1, what);
     int stop = st == MB_OK && lua_isboolean(L, -1) && !lua_toboolean(L, -1);
-    lua_settop(L, value);
+    lua_settop(L, name);
     if (inst->doomed) mb__instance_free(vm, inst);
     if (stop) break;
   }

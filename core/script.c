@@ -201,7 +201,7 @@ static int check_protected(lua_State *L) {
   static const char *const tables[] = {"engineHandlers", "eventHandlers",
                                        "interface"};
   for (int t = 0; t < 3; t++) {
-    lua_getfield(L, 2, tables[t]);
+    mb__rawfield(L, 2, tables[t]);
     if (!lua_isnil(L, -1) && !lua_istable(L, -1)) {
       snprintf(ctx->err, sizeof ctx->err, "'%s' must be a table, got %s",
                tables[t], luaL_typename(L, -1));
@@ -228,7 +228,7 @@ static int check_protected(lua_State *L) {
     }
     lua_pop(L, 1);
   }
-  lua_getfield(L, 2, "interfaceName");
+  mb__rawfield(L, 2, "interfaceName");
   if (!lua_isnil(L, -1) && lua_type(L, -1) != LUA_TSTRING) {
     snprintf(ctx->err, sizeof ctx->err, "'interfaceName' must be a string, got %s",
              luaL_typename(L, -1));
@@ -243,12 +243,12 @@ int mb__instance_handler(mb_vm *vm, mb__instance *inst, const char *name) {
   lua_State *L = realm_lua(vm, inst->container);
   if (inst->table_ref == LUA_NOREF) return 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
-  lua_getfield(L, -1, "engineHandlers");
+  mb__rawfield(L, -1, "engineHandlers");
   if (!lua_istable(L, -1)) {
     lua_pop(L, 2);
     return 0;
   }
-  lua_getfield(L, -1, name);
+  mb__rawfield(L, -1, name);
   lua_replace(L, -3);
   lua_pop(L, 1);
   if (lua_isfunction(L, -1)) return 1;
@@ -343,7 +343,7 @@ int mb__script_allowed(mb_vm *vm, const mb__container *c, const char *path,
 static int publishes(mb_vm *vm, mb__instance *inst, const char *name) {
   lua_State *L = realm_lua(vm, inst->container);
   lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
-  lua_getfield(L, -1, "interfaceName");
+  mb__rawfield(L, -1, "interfaceName");
   int yes = lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), name) == 0;
   lua_pop(L, 2);
   return yes;
@@ -357,7 +357,7 @@ int mb__interface_push(mb_vm *vm, mb__container *c, const char *name,
     mb__instance *inst = c->scripts[i];
     if (!publishes(vm, inst, name)) continue;
     lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
-    lua_getfield(L, -1, "interface");
+    mb__rawfield(L, -1, "interface");
     lua_remove(L, -2);
     if (!lua_istable(L, -1)) {
       lua_pop(L, 1);
@@ -375,7 +375,7 @@ static void interface_override(mb_vm *vm, mb__instance *inst) {
   mb__container *c = inst->container;
   lua_State *L = realm_lua(vm, c);
   lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
-  lua_getfield(L, -1, "interfaceName");
+  mb__rawfield(L, -1, "interfaceName");
   char name[128];
   int has = lua_type(L, -1) == LUA_TSTRING;
   if (has) snprintf(name, sizeof name, "%s", lua_tostring(L, -1));

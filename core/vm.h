@@ -188,6 +188,15 @@ mb_vm *mb__vm_of(lua_State *L);
 /* Index of realm `name`, or -1. */
 int mb__vm_realm_index(const mb_vm *vm, const char *name);
 
+/* Push t[k] without metamethods. Host code reads script tables only this
+ * way: an __index function would otherwise run outside the gate, with no
+ * budget. */
+static inline void mb__rawfield(lua_State *L, int idx, const char *k) {
+  if (idx < 0 && idx > LUA_REGISTRYINDEX) idx = lua_gettop(L) + idx + 1;
+  lua_pushstring(L, k);
+  lua_rawget(L, idx);
+}
+
 /* ---- world.c ---- */
 void mb__world_free(mb_vm *vm);
 mb__object *mb__vm_object(const mb_vm *vm, const char *id);
@@ -257,6 +266,9 @@ mb_status mb__vm_save_scheduler(mb_vm *vm, mb_save *save);
 void mb__vm_load_scheduler(mb_vm *vm, mb_save *save, unsigned char *applied);
 void mb__vm_clear_scheduler(mb_vm *vm);
 void mb__vm_free_scheduler(mb_vm *vm);
+/* Queue an event taking `data` over (it is emptied on success). */
+mb_status mb__event_queue(mb_vm *vm, const char *target, const char *name,
+                          mb__bytes *data);
 /* Queue an event (bytes copied). target NULL: a global event. */
 mb_status mb__event_send(mb_vm *vm, const char *target, const char *name,
                          const void *data, size_t size);

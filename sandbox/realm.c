@@ -468,6 +468,22 @@ static int message_handler(lua_State *L) {
   return 1;
 }
 
+/* LuaJIT names builtins in tracebacks by address ("[builtin#19]: at
+ * 0x7f…"): addresses differ from run to run, and logs must not. */
+static void strip_addresses(char *msg) {
+  if (!msg) return;
+  char *out = msg;
+  for (const char *p = msg; *p;) {
+    if (strncmp(p, " at 0x", 6) == 0) {
+      p += 6;
+      while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')) p++;
+      continue; /* the output never outruns the input */
+    }
+    *out++ = *p++;
+  }
+  *out = 0;
+}
+
 mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
                          const char *label, const char *what) {
   lua_State *L = r->L;
@@ -520,6 +536,7 @@ mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
                    what ? what : "", msg, trace);
   else
     mb__realm_fail(r, st, "%s%s", msg, trace);
+  strip_addresses(r->error);
   lua_settop(L, fn - 1);
   /* LuaJIT has no emergency collector: free what the failed call left. */
   if (st == MB_ENOMEM) lua_gc(L, LUA_GCCOLLECT, 0);

@@ -811,6 +811,44 @@ static void storage_sections(void **state) {
   mb_vm_free(vm2);
 }
 
+/* Host code reads script tables raw: a metatable on the returned table
+ * (or on the console environment) cannot run code outside the budget. */
+static const file meta_files[] = {
+    {"test.omwscripts", "GLOBAL: sly.lua\n"},
+    {"sly.lua", "local loop = function() while true do end end\n"
+                "return setmetatable({}, {__index = loop, __newindex = loop})"},
+    {NULL, NULL}};
+
+static void script_metatables_never_run_in_the_host(void **state) {
+  (void)state;
+  mbt_log log = {0};
+  mb_config cfg;
+  mb_config_init(&cfg);
+  cfg.limits.instruction_budget = 100000;
+  cfg.log = mbt_log_fn;
+  cfg.log_ud = &log;
+  mb_vm *vm = NULL;
+  assert_int_equal(mb_vm_new(&cfg, &vm), MB_OK);
+  for (const file *f = meta_files; f->path; f++)
+    mb_vm_mount_file(vm, f->path, f->text, strlen(f->text));
+  mb_vm_add_manifest(vm, "test.omwscripts");
+  assert_int_equal(mb_vm_start(vm), MB_OK); /* returns: nothing looped */
+  step(vm, 2, 0.1);
+  mb_vm_send_global_event(vm, "Anything", NULL, 0);
+  step(vm, 1, 0.1);
+  char *data;
+  size_t size;
+  assert_int_equal(mb_vm_save_memory(vm, NULL, 0, &data, &size), MB_OK);
+  mb_vm_release(vm, data, size);
+  /* the console's own tostring, replaced by a runaway, is budgeted too */
+  const char *out = NULL;
+  assert_int_equal(mb_vm_console(vm, "global", "tostring = function() while true do end end", &out), MB_OK);
+  assert_int_equal(mb_vm_console(vm, "global", "1", &out), MB_OK);
+  assert_string_equal(out, "?");
+  mb_vm_free(vm);
+  mbt_log_clear(&log);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(autoattach_and_handler_order),
@@ -832,6 +870,7 @@ int main(void) {
       cmocka_unit_test(missing_timer_callback_is_kept),
       cmocka_unit_test(interface_override_chain),
       cmocka_unit_test(storage_sections),
+      cmocka_unit_test(script_metatables_never_run_in_the_host),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
