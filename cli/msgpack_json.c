@@ -1,6 +1,5 @@
 /* JSON <-> msgpack for the command: scenario data and the world section
  * go in as msgpack, saves come out as readable JSON. */
-#define _POSIX_C_SOURCE 200809L /* strndup */
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,6 +136,7 @@ static json_t *to_json(const msgpack_object *o) {
   case MSGPACK_OBJECT_FLOAT64: return cli_json_number(o->via.f64);
   case MSGPACK_OBJECT_STR: {
     /* binary strings are escaped as hex */
+    if (o->via.str.size == 0) return json_string("");
     json_t *s = json_stringn(o->via.str.ptr, o->via.str.size);
     return s ? s : hex_bytes("$bytes", o->via.str.ptr, o->via.str.size);
   }
@@ -156,8 +156,12 @@ static json_t *to_json(const msgpack_object *o) {
       json_t *m = json_object();
       for (uint32_t i = 0; i < o->via.map.size; i++) {
         const msgpack_object_str *k = &o->via.map.ptr[i].key.via.str;
-        char *key = strndup(k->ptr, k->size);
-        if (key) json_object_set_new(m, key, to_json(&o->via.map.ptr[i].val));
+        /* msgpack-c gives empty strings a NULL pointer (fuzz_world) */
+        char *key = malloc(k->size + 1);
+        if (!key) continue;
+        if (k->size) memcpy(key, k->ptr, k->size);
+        key[k->size] = 0;
+        json_object_set_new(m, key, to_json(&o->via.map.ptr[i].val));
         free(key);
       }
       return m;
