@@ -245,6 +245,15 @@ int mb__vm_realm_index(const mb_vm *vm, const char *name) {
   return -1;
 }
 
+mb_status mb_vm_set_realm_limits(mb_vm *vm, const char *name,
+                                 const mb_realm_limits *limits) {
+  int i = name ? mb__vm_realm_index(vm, name) : -1;
+  if (i < 0) return mb__vm_fail(vm, MB_ENOTFOUND, "no realm '%s'", name ? name : "");
+  if (!limits) return mb__vm_fail(vm, MB_EINVAL, "realm limits are NULL");
+  mb__realm_set_limits(vm->realms[i], limits);
+  return MB_OK;
+}
+
 size_t mb_vm_realm_memory(const mb_vm *vm, const char *name) {
   int i = mb__vm_realm_index(vm, name);
   return i < 0 ? 0 : mb__realm_memory(vm->realms[i]);

@@ -202,6 +202,15 @@ mb_status mb_vm_exec_file(mb_vm *vm, const char *path);
  */
 mb_status mb_vm_add_realm(mb_vm *vm, const char *name,
                           const mb_realm_limits *limits);
+/**
+ * Change the limits and JIT policy of realm `name` ("global", "local", or
+ * one the host added), e.g. a trusted global realm with the JIT on and an
+ * untrusted local one with tight budgets. Not while a script of that realm
+ * runs. MB_ENOTFOUND for an unknown realm.
+ */
+mb_status mb_vm_set_realm_limits(mb_vm *vm, const char *name,
+                                 const mb_realm_limits *limits);
+
 /** Bytes held by realm `name` ("global", "local", …), 0 if unknown. */
 size_t mb_vm_realm_memory(const mb_vm *vm, const char *name);
 /**@}*/

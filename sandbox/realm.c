@@ -290,6 +290,13 @@ void mb__realm_set_memory_limit(mb__realm *r, size_t limit) {
   r->limits.memory_limit = limit;
 }
 
+void mb__realm_set_limits(mb__realm *r, const mb_realm_limits *limits) {
+  r->limits = *limits;
+  luaJIT_setmode(r->L, 0,
+                 LUAJIT_MODE_ENGINE | (limits->jit == MB_JIT_ON ? LUAJIT_MODE_ON
+                                                                : LUAJIT_MODE_OFF));
+}
+
 mb__realm *mb__realm_of(lua_State *L) {
   void *ud = NULL;
   lua_getallocf(L, &ud);

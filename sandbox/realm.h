@@ -36,6 +36,8 @@ mb__realm *mb__realm_of(lua_State *L);
 size_t mb__realm_memory(const mb__realm *realm);
 /* Change the memory limit (0 = unlimited). */
 void mb__realm_set_memory_limit(mb__realm *realm, size_t limit);
+/* Change every limit and the JIT policy (between calls). */
+void mb__realm_set_limits(mb__realm *realm, const mb_realm_limits *limits);
 
 /* Host-side memory of the realm's owner: allocated through the same
  * allocator and counted, but never refused by the limit. */

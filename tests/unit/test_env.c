@@ -287,6 +287,22 @@ static void memory_is_accounted(void **state) {
   assert_int_equal(a.bytes, 0);
 }
 
+/* Limits are per realm: a tight global realm stops a loop that the local
+ * realm, left with the defaults, would let run longer. */
+static void limits_are_per_realm(void **state) {
+  (void)state;
+  mb_vm *vm = mbt_vm(NULL, NULL);
+  mb_realm_limits tight = {8u << 20, 20000, 0, MB_JIT_OFF};
+  assert_int_equal(mb_vm_set_realm_limits(vm, "global", &tight), MB_OK);
+  assert_int_equal(mb_vm_set_realm_limits(vm, "nowhere", &tight), MB_ENOTFOUND);
+  assert_int_equal(run(vm, "n.lua", "local n = 0 for i = 1, 1e5 do n = n + i end"),
+                   MB_EBUDGET);
+  mb_realm_limits roomy = {8u << 20, 0, 0, MB_JIT_ON};
+  assert_int_equal(mb_vm_set_realm_limits(vm, "global", &roomy), MB_OK);
+  assert_int_equal(run(vm, "n.lua", "local n = 0 for i = 1, 1e5 do n = n + i end"), MB_OK);
+  mb_vm_free(vm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(globals_are_per_instance),
@@ -301,6 +317,7 @@ int main(void) {
       cmocka_unit_test(memory_limit_fails_the_call_only),
       cmocka_unit_test(failing_allocator_sweep),
       cmocka_unit_test(memory_is_accounted),
+      cmocka_unit_test(limits_are_per_realm),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
