@@ -17,9 +17,26 @@
 
 /* ---- events -------------------------------------------------------------------- */
 
+/* Most events reuse a few names: keep one copy of each (up to a bound, so
+ * a script inventing names cannot grow this without end). */
+#define MAX_INTERNED_NAMES 4096
+
+static char *event_name(mb_vm *vm, const char *name, int *owned) {
+  char *s = mb__map_get(&vm->event_names, name);
+  *owned = 0;
+  if (s) return s;
+  s = mb__vm_strdup(vm, name);
+  if (!s) return NULL;
+  if (vm->event_names.count < MAX_INTERNED_NAMES && strlen(name) <= 128 &&
+      mb__map_put(&vm->event_names, s, s) == MB_OK)
+    return s;
+  *owned = 1;
+  return s;
+}
+
 static void event_free(mb_vm *vm, mb__event *e) {
   mb__vm_strfree(vm, e->target);
-  mb__vm_strfree(vm, e->name);
+  if (e->name_owned) mb__vm_strfree(vm, e->name);
   if (e->data.data) mb__vm_alloc(vm, e->data.data, e->data.size, 0);
 }
 
@@ -33,8 +50,8 @@ mb_status mb__event_queue(mb_vm *vm, const char *target, const char *name,
     vm->events = a;
     vm->cap_events = cap;
   }
-  mb__event e = {NULL, NULL, {NULL, 0}};
-  e.name = mb__vm_strdup(vm, name);
+  mb__event e = {NULL, NULL, 0, {NULL, 0}};
+  e.name = event_name(vm, name, &e.name_owned);
   if (target) e.target = mb__vm_strdup(vm, target);
   if (!e.name || (target && !e.target)) {
     event_free(vm, &e);
@@ -552,6 +569,11 @@ void mb__vm_clear_scheduler(mb_vm *vm) {
 
 void mb__vm_free_scheduler(mb_vm *vm) {
   mb__vm_clear_scheduler(vm);
+  for (size_t i = 0; i < vm->event_names.cap; i++) {
+    if (vm->event_names.slots[i].key)
+      mb__vm_strfree(vm, vm->event_names.slots[i].value);
+  }
+  mb__map_free(&vm->event_names);
   if (vm->events) mb__vm_alloc(vm, vm->events, vm->cap_events * sizeof *vm->events, 0);
   for (size_t r = 0; r < MB__MAX_REALMS; r++) {
     for (int g = 0; g < 2; g++) {

@@ -168,6 +168,7 @@ mb_status mb_vm_new(const mb_config *cfg, mb_vm **out) {
   vm->timescale = 1;
   vm->player_type = -1;
   mb__map_init(&vm->objects, mb__vm_alloc_cb, vm);
+  mb__map_init(&vm->event_names, mb__vm_alloc_cb, vm);
   vm->global.context = MB_VISIBLE_GLOBAL;
   vm->global.realm = 0;
 

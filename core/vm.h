@@ -86,7 +86,8 @@ typedef enum mb__vm_state { MB__NEW, MB__RUNNING } mb__vm_state;
 /* An event waiting for the next frame. */
 typedef struct mb__event {
   char *target; /* NULL: global; else an object id */
-  char *name;
+  char *name;   /* interned in vm->event_names, or owned */
+  int name_owned;
   mb__bytes data;
 } mb__event;
 
@@ -148,6 +149,7 @@ struct mb_vm {
 
   uint64_t next_uid;
   mb__event *events; /* in send order */
+  mb__map event_names; /* interned event names (bounded) */
   size_t nevents, cap_events;
   size_t due_events; /* how many of them were sent before this frame */
   mb__heap timers[MB__MAX_REALMS][2]; /* [realm][game] */
