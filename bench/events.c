@@ -30,36 +30,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "moonbox.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int dcmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-typedef struct stat3 {
-  double med, min, max;
-} stat3;
-
-static stat3 summary(const double *in, int n) {
-  double *v = malloc((size_t)n * sizeof *v);
-  memcpy(v, in, (size_t)n * sizeof *v);
-  qsort(v, (size_t)n, sizeof *v, dcmp);
-  stat3 s = {v[n / 2], v[0], v[n - 1]};
-  free(v);
-  return s;
-}
-
-static void row(const char *label, const double *v, int n, const char *unit) {
-  stat3 s = summary(v, n);
-  printf("  %-48s %12.3f %-4s [%.3f .. %.3f]\n", label, s.med, unit, s.min, s.max);
-}
 
 /* The log: remembers the last number a script printed, shows errors. */
 typedef struct logstate {
@@ -153,9 +125,9 @@ static double events_run(int runs, int frames, int k, int verbose) {
   for (int r = 0; r < runs; r++) {
     double before = ls.last; /* printed during the last frame: count so far */
     for (int f = 0; f < frames; f++) {
-      double t0 = now();
+      double t0 = bench_now();
       mb_vm_update(vm, 1.0 / 60);
-      ft[f] = now() - t0;
+      ft[f] = bench_now() - t0;
     }
     /* the receiver prints in its onUpdate, after this frame's deliveries */
     expected += per_frame * frames;
@@ -224,34 +196,34 @@ static void timers_run(int runs, int n) {
     logstate ls = {0, 0};
     mb_vm *vm = timer_vm(&ls, n);
     check(vm, mb_vm_start(vm), "start");
-    double t0 = now();
+    double t0 = bench_now();
     mb_vm_update(vm, 0); /* paused frame: creates the timers, none is due */
-    create_ms[r] = (now() - t0) * 1e3;
+    create_ms[r] = (bench_now() - t0) * 1e3;
     /* the pending timers: save, then load into a fresh VM */
     char *data = NULL;
     size_t size = 0;
-    t0 = now();
+    t0 = bench_now();
     check(vm, mb_vm_save_memory(vm, NULL, 0, &data, &size), "save_memory");
-    save_ms[r] = (now() - t0) * 1e3;
+    save_ms[r] = (bench_now() - t0) * 1e3;
     save_size = size;
     logstate ls2 = {0, 0};
     mb_vm *vm2 = timer_vm(&ls2, n);
-    t0 = now();
+    t0 = bench_now();
     check(vm2, mb_vm_load_memory(vm2, data, size, NULL, NULL), "load_memory");
-    load_ms[r] = (now() - t0) * 1e3;
+    load_ms[r] = (bench_now() - t0) * 1e3;
     mb_vm_release(vm, data, size);
     /* fire them all in the original VM ... */
-    t0 = now();
+    t0 = bench_now();
     mb_vm_update(vm, 1.0);
-    fire_ms[r] = (now() - t0) * 1e3;
-    t0 = now();
+    fire_ms[r] = (bench_now() - t0) * 1e3;
+    t0 = bench_now();
     mb_vm_update(vm, 1.0);
-    empty_ms[r] = (now() - t0) * 1e3;
+    empty_ms[r] = (bench_now() - t0) * 1e3;
     if (ls.last != n) bad++;
     /* ... and in the loaded one */
-    t0 = now();
+    t0 = bench_now();
     mb_vm_update(vm2, 1.0);
-    fire2_ms[r] = (now() - t0) * 1e3;
+    fire2_ms[r] = (bench_now() - t0) * 1e3;
     if (ls2.last != n) bad++;
     if (ls.warnings || ls2.warnings || mb_vm_script_errors(vm) || mb_vm_script_errors(vm2))
       bad++;

@@ -29,36 +29,8 @@
 #include <lua.h>
 
 #include "core/vm.h" /* only for a full GC of each realm before counting */
+#include "bench/bench.h"
 #include "moonbox.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int dcmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-typedef struct stat3 {
-  double med, min, max;
-} stat3;
-
-static stat3 summary(const double *in, int n) {
-  double *v = malloc((size_t)n * sizeof *v);
-  memcpy(v, in, (size_t)n * sizeof *v);
-  qsort(v, (size_t)n, sizeof *v, dcmp);
-  stat3 s = {v[n / 2], v[0], v[n - 1]};
-  free(v);
-  return s;
-}
-
-static void row(const char *label, const double *v, int n, const char *unit) {
-  stat3 s = summary(v, n);
-  printf("  %-50s %10.3f %-3s [%.3f .. %.3f]\n", label, s.med, unit, s.min, s.max);
-}
 
 typedef struct counter {
   size_t bytes;
@@ -177,9 +149,9 @@ static double frames_time(mb_vm *vm, int frames) {
   double *t = malloc((size_t)frames * sizeof *t);
   mb_vm_update(vm, 1.0 / 60); /* warm */
   for (int f = 0; f < frames; f++) {
-    double t0 = now();
+    double t0 = bench_now();
     mb_vm_update(vm, 1.0 / 60);
-    t[f] = now() - t0;
+    t[f] = bench_now() - t0;
   }
   stat3 s = summary(t, frames);
   free(t);
@@ -315,20 +287,20 @@ int main(int argc, char **argv) {
   size_t size = 0;
   for (int r = 0; r < runs; r++) {
     if (data) mb_vm_release(vm, data, size);
-    double t0 = now();
+    double t0 = bench_now();
     if (mb_vm_save_memory(vm, NULL, 0, &data, &size) != MB_OK) {
       fprintf(stderr, "save failed: %s\n", mb_vm_error(vm));
       return 1;
     }
-    save_ms[r] = (now() - t0) * 1e3;
+    save_ms[r] = (bench_now() - t0) * 1e3;
   }
   uint64_t load_errors = 0;
   for (int r = 0; r < runs; r++) {
     mb_vm *vm2 = new_vm(NULL, 1, NULL);
     create(vm2, "NPC", "npc_", n, 1);
-    double t0 = now();
+    double t0 = bench_now();
     mb_status st = mb_vm_load_memory(vm2, data, size, NULL, NULL);
-    load_ms[r] = (now() - t0) * 1e3;
+    load_ms[r] = (bench_now() - t0) * 1e3;
     if (st != MB_OK) {
       fprintf(stderr, "load failed: %s\n", mb_vm_error(vm2));
       return 1;

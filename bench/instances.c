@@ -17,28 +17,8 @@
 #include <lua.h>
 
 #include "core/vm.h" /* only for a full GC of each realm before counting */
+#include "bench/bench.h"
 #include "moonbox.h"
-
-static double now(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int dcmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-typedef struct stat3 {
-  double med, min, max;
-} stat3;
-
-static stat3 summary(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, dcmp);
-  stat3 s = {v[n / 2], v[0], v[n - 1]};
-  return s;
-}
 
 /* Counting allocator: a size header per block, so the count is exact
  * whatever osize the caller passes. */
@@ -125,7 +105,7 @@ static double create_objects(mb_vm *vm, counter *c, const char *type,
   full_gc(vm);
   size_t before = c->bytes;
   long blocks0 = c->blocks;
-  double t0 = now();
+  double t0 = bench_now();
   for (int i = 0; i < n; i++) {
     snprintf(id, sizeof id, "%s%d", prefix, i);
     mb_object_desc d = {id, type, "cell", {0, 0, 0}, 1, NULL};
@@ -134,7 +114,7 @@ static double create_objects(mb_vm *vm, counter *c, const char *type,
       exit(1);
     }
   }
-  double t = now() - t0;
+  double t = bench_now() - t0;
   *raw = (double)(c->bytes - before);
   full_gc(vm);
   *bytes = (double)(c->bytes - before);
@@ -222,9 +202,9 @@ int main(int argc, char **argv) {
     diff_us[r] = inst_us[r] - bare_us[r];
     diff_b[r] = inst_b[r] - bare_b[r];
     /* one frame over them, to see the instances are live */
-    double t0 = now();
+    double t0 = bench_now();
     mb_vm_update(vm, 1.0 / 60);
-    update_us[r] = (now() - t0) * 1e6 / n;
+    update_us[r] = (bench_now() - t0) * 1e6 / n;
     mb_vm_free(vm);
 
     /* (2) objects created before the start, then mb_vm_start attaches. */
@@ -238,12 +218,12 @@ int main(int argc, char **argv) {
     }
     full_gc(vm2);
     size_t before = c2.bytes;
-    t0 = now();
+    t0 = bench_now();
     if (mb_vm_start(vm2) != MB_OK) {
       fprintf(stderr, "start failed: %s\n", mb_vm_error(vm2));
       return 1;
     }
-    start_us[r] = (now() - t0) * 1e6 / n;
+    start_us[r] = (bench_now() - t0) * 1e6 / n;
     full_gc(vm2);
     start_b[r] = (double)(c2.bytes - before) / n;
     mb_vm_free(vm2);

@@ -18,6 +18,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "bench/bench.h"
 #include "moonbox.h"
 
 static double now(void) {
@@ -56,16 +57,6 @@ static const workload workloads[] = {
      "for i = 1, 3000000 do s = s + math.sin(i) * math.sqrt(i) + i % 3 end\n"},
 };
 #define NWORK (sizeof workloads / sizeof *workloads)
-
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, cmp_double);
-  return v[n / 2];
-}
 
 /* One run of `w` in a fresh moonbox VM; CPU seconds of the exec only. */
 static double run_moonbox(const workload *w, mb_jit_policy jit) {
@@ -124,13 +115,13 @@ int main(int argc, char **argv) {
     const workload *w = &workloads[i];
     double off, on, bare, hooked;
     for (int r = 0; r < runs; r++) v[r] = run_moonbox(w, MB_JIT_OFF);
-    off = median(v, runs);
+    off = bench_median(v, runs);
     for (int r = 0; r < runs; r++) v[r] = run_moonbox(w, MB_JIT_ON);
-    on = median(v, runs);
+    on = bench_median(v, runs);
     for (int r = 0; r < runs; r++) v[r] = run_bare(w, 0);
-    bare = median(v, runs);
+    bare = bench_median(v, runs);
     for (int r = 0; r < runs; r++) v[r] = run_bare(w, 1);
-    hooked = median(v, runs);
+    hooked = bench_median(v, runs);
     /* hook: bare+hook / bare, the budget machinery alone;
      * sandbox: moonbox JIT off / bare+hook, the wrappers and allocator */
     printf("%-20s %8.1fms %8.1fms %8.2fx %8.1fms %8.1fms %8.3fx %8.3fx\n", w->name,

@@ -18,6 +18,8 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "bench/bench.h"
+
 #include "serializer/codec.h"
 #include "serializer/savefile.h"
 
@@ -27,22 +29,6 @@ static double now(void) {
   struct timespec ts;
   clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static double wall(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
-}
-
-static int dcmp(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
-}
-
-static double median(double *v, int n) {
-  qsort(v, (size_t)n, sizeof *v, dcmp);
-  return v[n / 2];
 }
 
 static const char *setup_src =
@@ -141,8 +127,8 @@ int main(int argc, char **argv) {
       t_sbd[r] = now() - t0;
       lua_pop(L, 3);
     }
-    double me = median(t_enc, runs), md = median(t_dec, runs);
-    double se = median(t_sbe, runs), sd = median(t_sbd, runs);
+    double me = bench_median(t_enc, runs), md = bench_median(t_dec, runs);
+    double se = bench_median(t_sbe, runs), sd = bench_median(t_sbd, runs);
     lua_getglobal(L, "names");
     lua_rawgeti(L, -1, w);
     printf("%-18s %9.0f %9.0f %8zu | %9.1f %9.1f | %9.1f %9.1f | %6.2f %6.2f\n",
@@ -190,9 +176,9 @@ int main(int argc, char **argv) {
     t_save[r] = now() - t0;
     total = in;
     mb_save_release(s, img, in);
-    t0 = wall();
+    t0 = bench_now();
     mb_save_write_file(s, path);
-    t_file[r] = wall() - t0 + t_save[r];
+    t_file[r] = bench_now() - t0 + t_save[r];
     t0 = now();
     uint64_t acc = 0;
     for (size_t i = 0; i < mb_save_section_count(s); i++) {
@@ -205,8 +191,8 @@ int main(int argc, char **argv) {
     mb_save_free(s);
   }
   unlink(path);
-  double ms = median(t_save, runs), cs = median(t_sum, runs),
-         fs = median(t_file, runs);
+  double ms = bench_median(t_save, runs), cs = bench_median(t_sum, runs),
+         fs = bench_median(t_file, runs);
   printf("\nsave of (a) as 100 sections, %zu bytes: encode+build %.2f ms, "
          "+ atomic file write %.2f ms;\n  checksums %.3f ms = "
          "%.2f%% of in-memory save time, %.2f%% with the file write\n",

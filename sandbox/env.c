@@ -763,6 +763,10 @@ static int sb_require(lua_State *L) {
   for (size_t i = 0; i <= nlen; i++) base[i] = name[i] == '.' ? '/' : name[i];
   if (mb__vfs_normalize(base, nlen, key, sizeof key, err, sizeof err) != MB_OK)
     key[0] = 0; /* refused below, with the message of the full path */
+  if (!lua_istable(L, lua_upvalueindex(3))) {
+    lua_newtable(L);
+    lua_replace(L, lua_upvalueindex(3));
+  }
   lua_pushvalue(L, lua_upvalueindex(3));
   int cache = lua_gettop(L);
   lua_getfield(L, cache, key);
@@ -802,6 +806,25 @@ static void copy_fields(lua_State *L, int from, int to,
   for (int i = 0; names[i]; i++) {
     lua_getfield(L, from, names[i]);
     lua_setfield(L, to, names[i]);
+  }
+}
+
+/* Copy every field of `from` into `to` but the names in `skip` (NULL or
+ * NULL-terminated). */
+static void copy_all_but(lua_State *L, int from, int to,
+                         const char *const *skip) {
+  lua_pushnil(L);
+  while (lua_next(L, from)) {
+    const char *k = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : "";
+    int skipped = 0;
+    for (int i = 0; skip && skip[i]; i++) skipped |= strcmp(k, skip[i]) == 0;
+    if (skipped) {
+      lua_pop(L, 1);
+      continue;
+    }
+    lua_pushvalue(L, -2);
+    lua_insert(L, -2);
+    lua_rawset(L, to);
   }
 }
 
@@ -947,17 +970,8 @@ static int open_protected(lua_State *L) {
   int real_math = lua_gettop(L);
   lua_createtable(L, 0, 32);
   int math = lua_gettop(L);
-  lua_pushnil(L);
-  while (lua_next(L, real_math)) {
-    const char *k = lua_tostring(L, -2);
-    if (strcmp(k, "randomseed") == 0 || strcmp(k, "random") == 0) {
-      lua_pop(L, 1);
-      continue;
-    }
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, math);
-  }
+  static const char *const not_math[] = {"randomseed", "random", NULL};
+  copy_all_but(L, real_math, math, not_math);
   lua_pushcfunction(L, sb_random);
   lua_setfield(L, math, "random");
   publish_library(L, libs, template, "math");
@@ -989,12 +1003,7 @@ static int open_protected(lua_State *L) {
   int real_bit = lua_gettop(L);
   lua_createtable(L, 0, 12);
   int bit = lua_gettop(L);
-  lua_pushnil(L);
-  while (lua_next(L, real_bit)) {
-    lua_pushvalue(L, -2);
-    lua_insert(L, -2);
-    lua_rawset(L, bit);
-  }
+  copy_all_but(L, real_bit, bit, NULL);
   publish_library(L, libs, template, "bit");
   lua_pop(L, 1);
 
@@ -1034,7 +1043,7 @@ void mb__sandbox_new_env(lua_State *L, const char *label, void *owner,
   lua_pushvalue(L, -1);
   *handle_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   lua_pushvalue(L, env);
-  lua_newtable(L); /* require's cache: per instance */
+  lua_pushboolean(L, 0); /* require's cache: made by the first require */
   lua_pushcclosure(L, sb_require, 3);
   lua_setfield(L, env, "require");
   lua_remove(L, template);
