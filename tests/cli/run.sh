@@ -39,6 +39,15 @@ mkdir -p "$tmp/badworld"
 echo '{"objects": [{"id": 3}]}' >"$tmp/badworld/world.json"
 expect_exit 2 "$moonbox" run "$tmp/badworld"
 expect_in "$tmp/err" "world.json: objects[0] needs string 'id' and 'type'"
+# --api-prefix renames the packages
+mkdir -p "$tmp/prefix"
+echo "GLOBAL: p.lua" >"$tmp/prefix/p.omwscripts"
+echo "print(pcall(require, 'openmw.core'), pcall(require, 'engine.core')) return {}" >"$tmp/prefix/p.lua"
+expect_exit 0 "$moonbox" run "$tmp/prefix" --frames 0 --api-prefix openmw
+expect_in "$tmp/out" "global[p.lua]:	true"
+expect_in "$tmp/out" "false	module not found: engine.core"
+expect_exit 2 "$moonbox" run "$tmp/prefix" --api-prefix "a.b"
+
 for cmd in exec run check replay console save; do
   expect_exit 0 "$moonbox" $cmd --help
 done
