@@ -1,5 +1,4 @@
 /* moonbox save info|verify|dump|diff: inspect save files. */
-#define _POSIX_C_SOURCE 200809L /* strndup */
 #include <inttypes.h>
 #include <stdlib.h>
 #include <string.h>
