@@ -947,6 +947,7 @@ typedef struct kdesc {
   double n;
   const uint8_t *s;
   size_t len;
+  const char *interned; /* the key's Lua string: equal strings are one */
 } kdesc;
 
 static void dec_fail(dec *d, const uint8_t *at, const char *fmt, ...) {
@@ -1003,11 +1004,18 @@ static void dec_array(dec *d, const uint8_t *at, size_t n, unsigned depth) {
   }
 }
 
+/* Keys are short: a byte loop beats a call to memcmp. */
+static inline int same_bytes(const uint8_t *a, const uint8_t *b, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    if (a[i] != b[i]) return 0;
+  return 1;
+}
+
 static void push_key_str(dec *d, const uint8_t *s, size_t n) {
   lua_State *L = d->L;
   if (d->cbase && n && n <= 40) {
     unsigned h = (unsigned)(n * 7 + s[0] * 31u + s[n - 1]) & (KCACHE - 1);
-    if (d->cl[h] == n && memcmp(d->cp[h], s, n) == 0) {
+    if (d->cl[h] == n && same_bytes(d->cp[h], s, n)) {
       lua_pushvalue(L, d->cbase + (int)h);
       return;
     }
@@ -1043,6 +1051,7 @@ static void dec_key(dec *d, kdesc *k, unsigned depth) {
     k->len = n;
     d->p += n;
     push_key_str(d, k->s, n);
+    k->interned = lua_tostring(d->L, -1);
     return;
   }
   if (c == 0xc2 || c == 0xc3) {
@@ -1065,7 +1074,7 @@ static void dec_key(dec *d, kdesc *k, unsigned depth) {
 static int same_key(const kdesc *a, const kdesc *b) {
   if (a->type != b->type) return 0;
   if (a->type != 1) return a->n == b->n; /* 1 == 1.0, 0 == -0.0 */
-  return a->len == b->len && memcmp(a->s, b->s, a->len) == 0;
+  return a->interned == b->interned; /* LuaJIT interns every string */
 }
 
 static void dec_map(dec *d, const uint8_t *at, size_t n, unsigned depth) {
