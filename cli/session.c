@@ -114,9 +114,9 @@ static int by_seconds(const void *a, const void *b) {
   return x->seconds < y->seconds ? 1 : x->seconds > y->seconds ? -1 : 0;
 }
 
-static int by_bytes(const void *a, const void *b) {
+static int by_allocated(const void *a, const void *b) {
   const mb_profile_entry *x = a, *y = b;
-  return x->bytes < y->bytes ? 1 : x->bytes > y->bytes ? -1 : 0;
+  return x->allocated < y->allocated ? 1 : x->allocated > y->allocated ? -1 : 0;
 }
 
 void cli_print_profile(mb_vm *vm) {
@@ -130,9 +130,10 @@ void cli_print_profile(mb_vm *vm) {
   for (size_t i = 0; i < top; i++)
     fprintf(stderr, "  %10.3f ms %8llu calls  %s\n", e[i].seconds * 1e3,
             (unsigned long long)e[i].calls, e[i].label);
-  if (n) qsort(e, n, sizeof *e, by_bytes);
-  fprintf(stderr, "profile: top scripts by memory kept\n");
+  if (n) qsort(e, n, sizeof *e, by_allocated);
+  fprintf(stderr, "profile: top scripts by memory (allocated, still held)\n");
   for (size_t i = 0; i < top; i++)
-    fprintf(stderr, "  %10lld bytes  %s\n", (long long)e[i].bytes, e[i].label);
+    fprintf(stderr, "  %12llu %10lld bytes  %s\n", (unsigned long long)e[i].allocated,
+            (long long)e[i].bytes, e[i].label);
   free(e);
 }

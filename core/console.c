@@ -152,6 +152,7 @@ static size_t add_entries(const mb__container *c, mb_profile_entry *out,
     out[n].label = inst->label;
     out[n].calls = inst->prof_calls;
     out[n].seconds = (double)inst->prof_ns / 1e9;
+    out[n].allocated = inst->prof_allocated;
     out[n].bytes = inst->prof_bytes;
   }
   return n;

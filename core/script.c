@@ -160,9 +160,12 @@ mb_status mb__instance_call(mb_vm *vm, mb__instance *inst, int nargs,
   if (vm->profiling) {
     struct timespec t0, t1;
     size_t m0 = mb__realm_memory(realm);
+    mb__realm_set_meter(realm, &inst->prof_allocated);
     clock_gettime(CLOCK_MONOTONIC, &t0);
     st = mb__realm_call(realm, nargs, nresults, inst->label, what);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* a nested call measured its own script; this one resumes counting */
+    mb__realm_set_meter(realm, prev ? &((mb__instance *)prev)->prof_allocated : NULL);
     inst->prof_calls++;
     inst->prof_ns += (uint64_t)(t1.tv_sec - t0.tv_sec) * 1000000000u +
                      (uint64_t)t1.tv_nsec - (uint64_t)t0.tv_nsec;

@@ -65,7 +65,8 @@ struct mb__instance {
   int loading;             /* its chunk is running (registration allowed) */
   int running;             /* handler calls on the stack */
   uint64_t prof_calls, prof_ns;
-  int64_t prof_bytes;
+  uint64_t prof_allocated; /* bytes allocated during its calls */
+  int64_t prof_bytes;      /* of which still held when its calls returned */
   int doomed;              /* stopped while running: free after the call */
 };
 

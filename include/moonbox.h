@@ -438,6 +438,7 @@ typedef struct mb_profile_entry {
   const char *label;  /**< "<container>[<path>]", owned by the VM */
   uint64_t calls;     /**< handler calls */
   double seconds;     /**< wall time spent in them */
+  uint64_t allocated; /**< bytes its calls allocated */
   int64_t bytes;      /**< memory its calls left allocated in its realm */
 } mb_profile_entry;
 

@@ -70,6 +70,7 @@ struct mb__realm {
   atomic_int running; /* an outer gate is armed (read by mb__realm_interrupt) */
 
   void *current;
+  uint64_t *meter; /* bytes allocated by the running script, or NULL */
   void *owner;
   char *error;
   size_t error_size;
@@ -137,6 +138,7 @@ static int check_exhausted(mb__realm *r);
  * (LuaJIT corrupts), so when the call must stop, the hook is set to fire at
  * the very next instruction and raises there. */
 static void charge_alloc(mb__realm *r, size_t grown) {
+  if (r->meter) *r->meter += grown; /* the running script's profile */
   if (r->depth == 0 || !r->L || r->exhausted) return;
   r->steps_left -= (int64_t)(grown / ALLOC_STEP_BYTES);
   int stop = r->limits.instruction_budget && r->steps_left <= 0;
@@ -153,6 +155,7 @@ static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
     if (nsize > old) charge_alloc(r, nsize - old);
   } else if (!ptr && nsize) {
     charge_alloc(r, nsize);
+    if (r->meter) *r->meter += sizeof(block_header); /* as the limit counts */
   }
   if (!in_reserve(r, ptr)) {
     void *p = counted_realloc(r, &r->lua_bytes, limit, ptr, nsize);
@@ -432,6 +435,10 @@ void *mb__realm_owner(lua_State *L) {
 
 void mb__realm_set_current(mb__realm *r, void *owner) {
   r->current = owner;
+}
+
+void mb__realm_set_meter(mb__realm *r, uint64_t *meter) {
+  r->meter = meter;
 }
 void *mb__realm_current(lua_State *L) {
   return mb__realm_of(L)->current;

@@ -99,6 +99,9 @@ void *mb__realm_owner(lua_State *L);
 /* The "current instance" pointer the gate's caller set for attribution
  * (math.random, memory profile). */
 void mb__realm_set_current(mb__realm *realm, void *owner);
+/* Count every byte the Lua state allocates (growth only) into `*meter`
+ * until it is set again (NULL: stop): attribution for profiles. */
+void mb__realm_set_meter(mb__realm *realm, uint64_t *meter);
 void *mb__realm_current(lua_State *L);
 
 #endif

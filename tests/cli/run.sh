@@ -21,6 +21,12 @@ expect_in "$tmp/err" "scripts/syntax.lua:3: unexpected symbol near '<eof>'"
 expect_exit 0 "$moonbox" check "$data/clock"
 expect_in "$tmp/out" "2 scripts ok"
 
+# --profile: top scripts by time and memory, on stderr
+expect_exit 0 "$moonbox" run "$data/clock" --frames 5 --profile
+expect_in "$tmp/err" "profile: top scripts by time"
+expect_in "$tmp/err" "global[scripts/clock.lua]"
+expect_in "$tmp/err" "profile: top scripts by memory (allocated, still held)"
+
 # --frames 0 only loads and saves
 expect_exit 0 "$moonbox" run "$data/clock" --frames 0 --save "$tmp/zero.save"
 [ -s "$tmp/zero.save" ] || fail "--frames 0 did not save"
