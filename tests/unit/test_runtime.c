@@ -849,6 +849,71 @@ static void script_metatables_never_run_in_the_host(void **state) {
   mbt_log_clear(&log);
 }
 
+/* ---- more local realms, callbacks of removed scripts -------------------------- */
+
+static const file realm_files[] = {
+    {"test.omwscripts", "GLOBAL: g.lua\nNPC: n.lua\nCUSTOM: sub.lua\n"},
+    {"g.lua", "local storage = require('engine.storage')\n"
+              "return {eventHandlers = {Hello = function(e) print('hello from', e.id)\n"
+              "  storage.globalSection('S'):set('k', e.id) end}}"},
+    {"n.lua", "local self = require('engine.self')\n"
+              "local core = require('engine.core')\n"
+              "local big = {}\n"
+              "return {engineHandlers = {onUpdate = function()\n"
+              "  if self.id == 'far' then for i = 1, 2000 do big[i] = {i} end end\n"
+              "  core.sendGlobalEvent('Hello', {id = self.id}) end}}"},
+    {"sub.lua", "local storage = require('engine.storage')\n"
+              "local async = require('engine.async')\n"
+              "return {engineHandlers = {onInit = function()\n"
+              "  storage.globalSection('S'):subscribe(async:callback(function(_, key)\n"
+              "    print('changed', key) end)) end}}"},
+    {NULL, NULL}};
+
+/* A host realm of its own: its scripts run there, with their own memory,
+ * and reach the others only through events. */
+static void objects_in_another_local_realm(void **state) {
+  (void)state;
+  mbt_log log = {0};
+  mb_vm *vm = world(&log, realm_files);
+  assert_int_equal(mb_vm_add_realm(vm, "client2", NULL), MB_OK);
+  assert_int_equal(mb_vm_add_realm(vm, "client2", NULL), MB_EINVAL);
+  mb_object_desc near = {"near", "NPC", "", {0, 0, 0}, 1, NULL};
+  mb_object_desc far = {"far", "NPC", "", {0, 0, 0}, 1, "client2"};
+  mb_object_desc bad = {"x", "NPC", "", {0, 0, 0}, 1, "global"};
+  assert_int_equal(mb_vm_create_object(vm, &near), MB_OK);
+  assert_int_equal(mb_vm_create_object(vm, &far), MB_OK);
+  assert_int_equal(mb_vm_create_object(vm, &bad), MB_EINVAL);
+  mb_vm_start(vm);
+  size_t before = mb_vm_realm_memory(vm, "client2");
+  size_t local_before = mb_vm_realm_memory(vm, "local");
+  step(vm, 2, 0.1);
+  assert_true(mbt_log_has(&log, "hello from\tnear"));
+  assert_true(mbt_log_has(&log, "hello from\tfar"));
+  /* far's table lives in client2, not in the default local realm */
+  assert_true(mb_vm_realm_memory(vm, "client2") > before + 50000);
+  assert_true(mb_vm_realm_memory(vm, "local") < local_before + 50000);
+  mb_vm_free(vm);
+  mbt_log_clear(&log);
+}
+
+static void callbacks_of_removed_scripts_are_logged_no_ops(void **state) {
+  (void)state;
+  mbt_log log = {0};
+  mb_vm *vm = world(&log, realm_files);
+  object(vm, "near", "NPC", 1);
+  mb_vm_start(vm);
+  assert_int_equal(mb_vm_add_script(vm, "near", "sub.lua", NULL, 0), MB_OK);
+  step(vm, 2, 0.1); /* Hello sets S.k: the subscriber prints */
+  assert_true(mbt_log_has(&log, "near[sub.lua]:\tchanged\tk"));
+  assert_int_equal(mb_vm_remove_script(vm, "near", "sub.lua"), MB_OK);
+  mbt_log_clear(&log);
+  step(vm, 1, 0.1);
+  assert_false(mbt_log_has(&log, "changed"));
+  assert_true(mbt_log_has(&log, "near[sub.lua]: callback called after its script was removed"));
+  mb_vm_free(vm);
+  mbt_log_clear(&log);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(autoattach_and_handler_order),
@@ -871,6 +936,8 @@ int main(void) {
       cmocka_unit_test(interface_override_chain),
       cmocka_unit_test(storage_sections),
       cmocka_unit_test(script_metatables_never_run_in_the_host),
+      cmocka_unit_test(objects_in_another_local_realm),
+      cmocka_unit_test(callbacks_of_removed_scripts_are_logged_no_ops),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
