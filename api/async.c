@@ -192,7 +192,7 @@ mb_status mb__callback_invoke(mb_vm *vm, lua_State *L, int idx, int nargs) {
   lua_rawgeti(L, LUA_REGISTRYINDEX, cb->fn_ref);
   lua_insert(L, -(nargs + 1));
   mb_status st = mb__instance_call(vm, inst, nargs, 0, "callback");
-  if (inst->doomed) mb__instance_free(vm, inst);
+  if (inst->doomed && !inst->running) mb__instance_free(vm, inst);
   return st;
 }
 

@@ -35,22 +35,45 @@ static void check_writable(lua_State *L, mb__section *s) {
                s->name, s->player ? "player" : "global");
 }
 
+typedef struct notice {
+  mb_vm *vm;
+  mb__section *s;
+  const char *key;
+  int ref;
+  mb_status status;
+} notice;
+
+/* In the subscriber's realm, protected: the name and key are new strings
+ * there, and that realm may be at its memory limit. */
+static int notify_protected(lua_State *R) {
+  notice *n = lua_touserdata(R, 1);
+  lua_rawgeti(R, LUA_REGISTRYINDEX, n->ref);
+  int cb = lua_gettop(R);
+  lua_pushstring(R, n->s->name);
+  if (n->key) lua_pushstring(R, n->key);
+  else lua_pushnil(R);
+  n->status = mb__callback_invoke(n->vm, R, cb, 2);
+  return 0;
+}
+
 static void notify(lua_State *L, mb__section *s, const char *key) {
   mb_vm *vm = mb__vm_of(L);
-  for (size_t i = 0; i < s->nsubs; i++) {
+  /* only those subscribed before the change: a callback that subscribes
+   * again must not keep this loop going */
+  size_t count = s->nsubs;
+  for (size_t i = 0; i < count && i < s->nsubs; i++) {
     mb__subscriber sub = s->subs[i];
     lua_State *R = mb__realm_lua(vm->realms[sub.realm]);
-    lua_rawgeti(R, LUA_REGISTRYINDEX, sub.ref);
-    int cb = lua_gettop(R);
-    lua_pushstring(R, s->name);
-    if (key) lua_pushstring(R, key);
-    else lua_pushnil(R);
-    mb_status st = mb__callback_invoke(vm, R, cb, 2);
-    lua_settop(R, cb - 1);
+    notice n = {vm, s, key, sub.ref, MB_OK};
+    if (mb__realm_protect(vm->realms[sub.realm], notify_protected, &n, 0, 0) != MB_OK)
+      mb__vm_script_error(vm, "storage section '%s': a subscriber could not be told: %s",
+                          s->name, mb__realm_error(vm->realms[sub.realm]));
+    mb_status st = n.status;
     if (st == MB_ENOTFOUND) { /* its script is gone: forget it */
       luaL_unref(R, LUA_REGISTRYINDEX, sub.ref);
       memmove(s->subs + i, s->subs + i + 1, (s->nsubs - i - 1) * sizeof *s->subs);
       s->nsubs--;
+      count--;
       i--;
     }
   }
@@ -124,23 +147,34 @@ static int section_reset(lua_State *L) {
   mb__section *s = check_section(L);
   if (!lua_isnoneornil(L, 2)) luaL_checktype(L, 2, LUA_TTABLE);
   check_writable(L, s);
-  /* check every key first: a bad one must change nothing */
+  /* encode everything first: a bad key or value must change nothing */
+  lua_newtable(L);
+  int encoded = lua_gettop(L);
   if (lua_istable(L, 2)) {
     lua_pushnil(L);
     while (lua_next(L, 2)) {
       if (lua_type(L, -2) != LUA_TSTRING)
         return luaL_error(L, "storage keys must be strings, got %s",
                           luaL_typename(L, -2));
+      mb_codec_options opt;
+      mb_codec_options_init(&opt);
+      opt.root_name = lua_tostring(L, -2);
+      if (mb_encode_string(L, lua_gettop(L), &opt) != MB_OK) return lua_error(L);
+      lua_pushvalue(L, -3);
+      lua_insert(L, -2);
+      lua_rawset(L, encoded); /* key -> bytes */
       lua_pop(L, 1);
     }
   }
-  mb__storage_clear(mb__vm_of(L), s);
-  if (lua_istable(L, 2)) {
-    lua_pushnil(L);
-    while (lua_next(L, 2)) {
-      store(L, s, lua_tostring(L, -2), lua_gettop(L));
-      lua_pop(L, 1);
-    }
+  mb_vm *vm = mb__vm_of(L);
+  mb__storage_clear(vm, s);
+  lua_pushnil(L);
+  while (lua_next(L, encoded)) {
+    size_t n;
+    const char *bytes = lua_tolstring(L, -1, &n);
+    if (mb__storage_set(vm, s, lua_tostring(L, -2), bytes, n) != MB_OK)
+      return luaL_error(L, "not enough memory");
+    lua_pop(L, 1);
   }
   notify(L, s, NULL);
   return 0;

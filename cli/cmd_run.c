@@ -228,8 +228,12 @@ static int finish(cli_session *s, const cli_options *o, int rc) {
     fprintf(stderr, "moonbox: cannot write %s: %s\n", o->storage, mb_vm_error(s->vm));
     rc = EXIT_USAGE;
   }
+  if (!s->vm) return rc; /* the session never opened */
   if (o->profile) cli_print_profile(s->vm);
-  if (rc == EXIT_OK && o->strict && mb_vm_script_errors(s->vm) > 0) rc = EXIT_SCRIPT;
+  /* console input from a scenario is a script too */
+  if (rc == EXIT_OK && o->strict &&
+      (mb_vm_script_errors(s->vm) > 0 || s->console_errors > 0))
+    rc = EXIT_SCRIPT;
   return rc;
 }
 
@@ -261,7 +265,7 @@ int cmd_run(int argc, char **argv) {
   rc = cli_session_open(&s, &o);
   if (rc == EXIT_OK && scenario_check_objects(&r.sc, &s, err, sizeof err) != 0)
     rc = cli_usage_error("%s: %s", o.scenario, err);
-  if (o.profile) mb_vm_set_profiling(s.vm, 1);
+  if (o.profile && s.vm) mb_vm_set_profiling(s.vm, 1);
   if (o.record) r.record = json_array();
   if (rc == EXIT_OK) rc = run_frames(&s, &r);
   rc = finish(&s, &o, rc);

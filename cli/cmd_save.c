@@ -16,8 +16,9 @@ static const char save_help[] =
     "       moonbox save diff A B      which sections and values differ\n"
     "\n"
     "Exit status: verify: 0 all checksums hold, 1 some fail or the file is\n"
-    "damaged, 2 not a save; diff: 0 same, 1 different; others 0, or 2 for a\n"
-    "file that is not a readable save.\n";
+    "damaged, 2 not a save; diff: 0 same, 1 different; info and dump: 0, or\n"
+    "1 for a save whose structure is broken, 2 for a file that is not a save\n"
+    "or cannot be read.\n";
 
 /* Read a save; prints why and returns NULL when it cannot. */
 static mb_save *open_save(const char *path, int *rc) {

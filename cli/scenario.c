@@ -216,7 +216,7 @@ int scenario_apply(scenario *sc, cli_session *s, long frame, size_t *cursor) {
       if (st == MB_OK && result && *result) printf("%s\n", result);
       if (st == MB_ERROR || st == MB_ECORRUPT || st == MB_EBUDGET) {
         fprintf(stderr, "console: %s\n", mb_vm_error(s->vm));
-        s->log.errors++;
+        s->console_errors++;
         st = MB_OK;
       }
       break;

@@ -25,6 +25,7 @@ typedef struct cli_session {
   cli_log log;
   cli_world world;
   const char *data_dir;
+  int console_errors; /* failed console entries of a scenario */
 } cli_session;
 
 /* Parse the options of run (allow_run) or check/console. Returns an exit

@@ -19,16 +19,16 @@ static mb__instance *console_for(mb_vm *vm, mb__container *c) {
   for (size_t i = 0; i < vm->nconsoles; i++) {
     if (vm->consoles[i]->container == c) return vm->consoles[i];
   }
-  mb__instance **a = mb__vm_alloc(vm, vm->consoles, vm->nconsoles * sizeof *a,
-                                  (vm->nconsoles + 1) * sizeof *a);
-  if (!a) return NULL;
-  vm->consoles = a;
   mb__instance *inst = mb__instance_new(vm, c, "console");
   if (!inst) return NULL;
-  if (mb__realm_pcall_trusted(vm->realms[c->realm], new_env_protected, inst) != MB_OK) {
+  mb__instance **a = NULL;
+  if (mb__realm_pcall_trusted(vm->realms[c->realm], new_env_protected, inst) != MB_OK ||
+      !(a = mb__vm_alloc(vm, vm->consoles, vm->nconsoles * sizeof *a,
+                         (vm->nconsoles + 1) * sizeof *a))) {
     mb__instance_free(vm, inst);
     return NULL;
   }
+  vm->consoles = a;
   vm->consoles[vm->nconsoles++] = inst;
   return inst;
 }
@@ -82,32 +82,38 @@ static mb_status compile(mb_vm *vm, lua_State *L, const char *code) {
   return st;
 }
 
-mb_status mb_vm_console(mb_vm *vm, const char *id, const char *code,
-                        const char **result) {
-  if (result) *result = "";
-  if (!id || !code) return mb__vm_fail(vm, MB_EINVAL, "console: NULL argument");
-  if (vm->state != MB__RUNNING)
-    return mb__vm_fail(vm, MB_EINVAL, "console: the VM has not started");
-  mb__container *c = mb__vm_container(vm, id);
-  if (!c) return mb__vm_fail(vm, MB_ENOTFOUND, "no object '%s'", id);
-  mb__instance *inst = console_for(vm, c);
-  if (!inst) return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
-  mb__realm *realm = vm->realms[c->realm];
-  lua_State *L = mb__realm_lua(realm);
+typedef struct console_run {
+  mb_vm *vm;
+  mb__instance *inst;
+  mb__realm *realm;
+  const char *code;
+  mb_status status;
+} console_run;
+
+/* Compile, run and format, all protected: the input, its values and their
+ * text are new Lua objects in a realm that may be at its memory limit. */
+static int console_protected(lua_State *L) {
+  console_run *cr = lua_touserdata(L, 1);
+  mb_vm *vm = cr->vm;
+  mb__instance *inst = cr->inst;
+  mb__realm *realm = cr->realm;
   int top = lua_gettop(L);
-  mb_status st = compile(vm, L, code);
-  if (st != MB_OK) return st;
+  cr->status = compile(vm, L, cr->code);
+  if (cr->status != MB_OK) return 0;
   lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
   lua_setfenv(L, -2);
   void *prev = mb__realm_current(L);
   mb__realm_set_current(realm, inst);
-  st = mb__realm_call(realm, 0, LUA_MULTRET, NULL, NULL);
+  cr->status = mb__realm_call(realm, 0, LUA_MULTRET, NULL, NULL);
   mb__realm_set_current(realm, prev);
-  if (st != MB_OK) return mb__vm_fail(vm, st, "%s", mb__realm_error(realm));
+  if (cr->status != MB_OK) {
+    mb__vm_fail(vm, cr->status, "%s", mb__realm_error(realm));
+    return 0;
+  }
   /* the values as text, through the context's own tostring: it is script
    * code (it may call __tostring), so it runs through the gate */
   int n = lua_gettop(L) - top;
-  luaL_Buffer b;
+  luaL_checkstack(L, 8, "too many results");
   for (int i = 1; i <= n; i++) {
     lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
     mb__rawfield(L, -1, "tostring");
@@ -123,6 +129,7 @@ mb_status mb_vm_console(mb_vm *vm, const char *id, const char *code,
     mb__realm_set_current(realm, prev);
     lua_replace(L, top + i); /* the text takes the value's place */
   }
+  luaL_Buffer b;
   luaL_buffinit(L, &b);
   for (int i = 1; i <= n; i++) {
     if (i > 1) luaL_addchar(&b, '\t');
@@ -132,10 +139,25 @@ mb_status mb_vm_console(mb_vm *vm, const char *id, const char *code,
   luaL_pushresult(&b);
   size_t len;
   const char *text = lua_tolstring(L, -1, &len);
-  st = set_result(vm, text, len);
-  lua_settop(L, top);
-  if (st == MB_OK && result) *result = vm->console_result;
-  return st;
+  cr->status = set_result(vm, text, len);
+  return 0;
+}
+
+mb_status mb_vm_console(mb_vm *vm, const char *id, const char *code,
+                        const char **result) {
+  if (result) *result = "";
+  if (!id || !code) return mb__vm_fail(vm, MB_EINVAL, "console: NULL argument");
+  if (vm->state != MB__RUNNING)
+    return mb__vm_fail(vm, MB_EINVAL, "console: the VM has not started");
+  mb__container *c = mb__vm_container(vm, id);
+  if (!c) return mb__vm_fail(vm, MB_ENOTFOUND, "no object '%s'", id);
+  mb__instance *inst = console_for(vm, c);
+  if (!inst) return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
+  console_run cr = {vm, inst, vm->realms[c->realm], code, MB_OK};
+  mb_status st = mb__realm_protect(cr.realm, console_protected, &cr, 0, 0);
+  if (st != MB_OK) return mb__vm_fail(vm, st, "%s", mb__realm_error(cr.realm));
+  if (cr.status == MB_OK && result) *result = vm->console_result;
+  return cr.status;
 }
 
 /* ---- profiling --------------------------------------------------------------------- */

@@ -41,10 +41,9 @@ static void update_container(mb_vm *vm, mb__container *c, lua_State *L,
     lua_rawgeti(L, LUA_REGISTRYINDEX, inst->update_ref);
     lua_pushnumber(L, dt);
     mb__instance_call(vm, inst, 1, 0, "onUpdate");
-    if (inst->doomed) {
-      mb__instance_free(vm, inst);
-      i--;
-    }
+    int gone = i >= c->nscripts || c->scripts[i] != inst; /* unlinked */
+    if (inst->doomed && !inst->running) mb__instance_free(vm, inst);
+    if (gone) i--;
   }
 }
 

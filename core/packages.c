@@ -20,13 +20,17 @@ mb_status mb__package_add(mb_vm *vm, const char *name, unsigned visibility,
       return mb__vm_fail(vm, MB_EINVAL, "package '%s.%s' is already registered",
                          vm->prefix, name);
   }
+  char *copy = mb__vm_strdup(vm, name); /* first: the array matches its count */
+  if (!copy) return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
   mb__package *a = mb__vm_alloc(vm, vm->packages, vm->npackages * sizeof *a,
                                 (vm->npackages + 1) * sizeof *a);
-  if (!a) return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
+  if (!a) {
+    mb__vm_strfree(vm, copy);
+    return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
+  }
   vm->packages = a;
   mb__package *p = &a[vm->npackages];
-  p->name = mb__vm_strdup(vm, name);
-  if (!p->name) return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
+  p->name = copy;
   p->visibility = visibility;
   p->open = open;
   p->open_for = open_for;

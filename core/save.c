@@ -152,10 +152,9 @@ static mb_status save_container(mb_vm *vm, mb_save *save, mb__container *c) {
   for (size_t i = 0; i < c->nscripts; i++) {
     mb__instance *inst = c->scripts[i];
     st = save_instance(vm, save, inst);
-    if (inst->doomed) { /* removed by its own onSave */
-      mb__instance_free(vm, inst);
-      i--;
-    }
+    int gone = i >= c->nscripts || c->scripts[i] != inst; /* its onSave removed it */
+    if (inst->doomed && !inst->running) mb__instance_free(vm, inst);
+    if (gone) i--;
     if (st != MB_OK) return st;
   }
   return MB_OK;
@@ -193,7 +192,14 @@ static mb_status build_save(mb_vm *vm, mb_save *save, const void *host,
     mb_save_section s;
     size_t at;
     mb_save_section_at(vm->kept, i, &s);
-    if (mb_save_find(save, s.kind, s.container, s.path, &at) == MB_OK) continue;
+    if (mb_save_find(save, s.kind, s.container, s.path, &at) == MB_OK) {
+      /* live data wins, but an empty storage section a load could not
+       * fill must not replace the kept one */
+      mb_save_section live;
+      mb_save_section_at(save, at, &live);
+      int empty = live.size == 1 && ((const unsigned char *)live.payload)[0] == 0x80;
+      if (strcmp(s.kind, "storage") != 0 || !empty) continue;
+    }
     st = mb_save_put_raw(save, s.kind, s.container, s.path, s.payload, s.size,
                          s.checksum);
   }
@@ -563,6 +569,8 @@ static mb_status load_save(mb_vm *vm, mb_save *save, mb_load_host_fn host,
     char buf[300];
     if (!sec.checksum_ok) {
       why = "checksum mismatch";
+    } else if (!strcmp(sec.kind, "storage")) {
+      why = "the storage section cannot be read";
     } else if (!strcmp(sec.kind, "script") || !strcmp(sec.kind, "container")) {
       if (strcmp(sec.container, "global") && !mb__vm_object(vm, sec.container)) {
         snprintf(buf, sizeof buf, "object '%s' does not exist", sec.container);

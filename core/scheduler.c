@@ -75,15 +75,24 @@ mb_status mb__event_send(mb_vm *vm, const char *target, const char *name,
 
 /* Deliver one event to a container: handlers in reverse load order, all
  * seeing the same decoded value; a handler returning false stops the rest. */
-static void deliver_to(mb_vm *vm, mb__container *c, const mb__event *e) {
-  lua_State *L = mb__realm_lua(vm->realms[c->realm]);
+typedef struct delivery {
+  mb_vm *vm;
+  mb__container *c;
+  const mb__event *e;
+} delivery;
+
+static int deliver_protected(lua_State *L) {
+  delivery *d = lua_touserdata(L, 1);
+  mb_vm *vm = d->vm;
+  mb__container *c = d->c;
+  const mb__event *e = d->e;
   int top = lua_gettop(L);
   if (e->data.size) {
     if (mb_decode(L, e->data.data, e->data.size, NULL) != MB_OK) {
       mb__vm_script_error(vm, "event '%s' for %s: %s", e->name, c->id,
                           lua_tostring(L, -1));
       lua_settop(L, top);
-      return;
+      return 0;
     }
   } else {
     lua_pushnil(L);
@@ -116,20 +125,38 @@ static void deliver_to(mb_vm *vm, mb__container *c, const mb__event *e) {
     mb_status st = mb__instance_call(vm, inst, 1, 1, what);
     int stop = st == MB_OK && lua_isboolean(L, -1) && !lua_toboolean(L, -1);
     lua_settop(L, name);
-    if (inst->doomed) mb__instance_free(vm, inst);
+    if (inst->doomed && !inst->running) mb__instance_free(vm, inst);
     if (stop) break;
   }
   lua_settop(L, top);
+  return 0;
+}
+
+/* Deliver one event to a container. Everything it pushes runs protected:
+ * a realm at its memory limit loses the event, not the process. */
+static void deliver_to(mb_vm *vm, mb__container *c, const mb__event *e) {
+  delivery d = {vm, c, e};
+  mb__realm *realm = vm->realms[c->realm];
+  if (mb__realm_protect(realm, deliver_protected, &d, 0, 0) != MB_OK)
+    mb__vm_script_error(vm, "event '%s' for %s: %s", e->name, c->id,
+                        mb__realm_error(realm));
 }
 
 static void deliver_events(mb_vm *vm, int r) {
   for (size_t i = 0; i < vm->due_events; i++) {
     mb__event *e = &vm->events[i];
     if (!e->name) continue; /* delivered */
-    /* a copy: handlers may queue more events and move the array */
+    /* Taken out of the queue first: handlers may queue more events (and
+     * move the array), and a host handler may even load a save, which
+     * clears the queue. */
     mb__event ev = *e;
+    if (!ev.target && r != 0) continue;
+    if (ev.target) {
+      mb__object *o = mb__vm_object(vm, ev.target);
+      if (o && (o->container.realm != r || !o->active)) continue; /* waits */
+    }
+    memset(e, 0, sizeof *e);
     if (!ev.target) {
-      if (r != 0) continue;
       deliver_to(vm, &vm->global, &ev);
       for (size_t h = 0; h < vm->nhost_handlers; h++) {
         if (strcmp(vm->host_handlers[h].name, ev.name) == 0)
@@ -138,8 +165,6 @@ static void deliver_events(mb_vm *vm, int r) {
       }
     } else {
       mb__object *o = mb__vm_object(vm, ev.target);
-      if (o && o->container.realm != r) continue;
-      if (o && !o->active) continue; /* waits, in place */
       if (o)
         deliver_to(vm, &o->container, &ev);
       else
@@ -147,7 +172,7 @@ static void deliver_events(mb_vm *vm, int r) {
                    ev.name, ev.target);
     }
     event_free(vm, &ev);
-    vm->events[i].name = NULL;
+    if (i >= vm->due_events) break; /* a load cleared the queue */
   }
 }
 
@@ -250,19 +275,18 @@ void mb__timers_wake(mb_vm *vm, const char *id) {
   vm->nwaiting = out;
 }
 
-static void fire(mb_vm *vm, mb__timer *t) {
-  mb__instance *inst = mb__instance_find(vm, t->container, t->path, t->uid);
-  if (!inst) { /* its script was removed: the timer went with it */
-    mb__timer_free(vm, t);
-    return;
-  }
-  const mb__container *c = inst->container;
-  if (c->object && !c->object->active) {
-    if (list_push(vm, &vm->waiting, &vm->nwaiting, &vm->cap_waiting, t) != MB_OK)
-      mb__timer_free(vm, t);
-    return;
-  }
-  lua_State *L = mb__realm_lua(vm->realms[t->realm]);
+typedef struct firing {
+  mb_vm *vm;
+  mb__timer *t;
+  mb__instance *inst;
+} firing;
+
+/* The Lua side of firing a timer; the timer is freed or kept here. */
+static int fire_protected(lua_State *L) {
+  firing *f = lua_touserdata(L, 1);
+  mb_vm *vm = f->vm;
+  mb__timer *t = f->t;
+  mb__instance *inst = f->inst;
   int top = lua_gettop(L);
   int nargs = 0;
   if (t->callback) {
@@ -276,15 +300,15 @@ static void fire(mb_vm *vm, mb__timer *t) {
                           inst->label, t->callback);
       if (list_push(vm, &vm->lost, &vm->nlost, &vm->cap_lost, t) != MB_OK)
         mb__timer_free(vm, t);
-      return;
+      f->t = NULL;
+      return 0;
     }
     if (t->arg.size) {
       if (mb_decode(L, t->arg.data, t->arg.size, NULL) != MB_OK) {
         mb__vm_script_error(vm, "%s timer '%s': %s", inst->label, t->callback,
                             lua_tostring(L, -1));
         lua_settop(L, top);
-        mb__timer_free(vm, t);
-        return;
+        return 0;
       }
     } else {
       lua_pushnil(L);
@@ -296,9 +320,30 @@ static void fire(mb_vm *vm, mb__timer *t) {
   char what[128];
   snprintf(what, sizeof what, "timer '%s'", t->callback ? t->callback : "(unsavable)");
   mb__timer_free(vm, t);
+  f->t = NULL;
   mb__instance_call(vm, inst, nargs, 0, what);
   lua_settop(L, top);
-  if (inst->doomed) mb__instance_free(vm, inst);
+  if (inst->doomed && !inst->running) mb__instance_free(vm, inst);
+  return 0;
+}
+
+static void fire(mb_vm *vm, mb__timer *t) {
+  mb__instance *inst = mb__instance_find(vm, t->container, t->path, t->uid);
+  if (!inst) { /* its script was removed: the timer went with it */
+    mb__timer_free(vm, t);
+    return;
+  }
+  const mb__container *c = inst->container;
+  if (c->object && !c->object->active) {
+    if (list_push(vm, &vm->waiting, &vm->nwaiting, &vm->cap_waiting, t) != MB_OK)
+      mb__timer_free(vm, t);
+    return;
+  }
+  firing f = {vm, t, inst};
+  mb__realm *realm = vm->realms[t->realm];
+  if (mb__realm_protect(realm, fire_protected, &f, 0, 0) != MB_OK)
+    mb__vm_script_error(vm, "%s timer: %s", inst->label, mb__realm_error(realm));
+  if (f.t) mb__timer_free(vm, f.t); /* not consumed: it failed before */
 }
 
 /* Fire the timers of realm r that were due when this pass began, in (due,
@@ -624,13 +669,18 @@ mb_status mb_vm_send_event(mb_vm *vm, const char *id, const char *name,
 mb_status mb_vm_on_global_event(mb_vm *vm, const char *name, mb_event_fn fn,
                                 void *ud) {
   if (!name || !fn) return mb__vm_fail(vm, MB_EINVAL, "on_global_event: NULL argument");
+  /* the name first: a grown array must always match its count */
+  char *copy = mb__vm_strdup(vm, name);
+  if (!copy) return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
   struct host_handler *a =
       mb__vm_alloc(vm, vm->host_handlers, vm->nhost_handlers * sizeof *a,
                    (vm->nhost_handlers + 1) * sizeof *a);
-  if (!a) return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
+  if (!a) {
+    mb__vm_strfree(vm, copy);
+    return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
+  }
   vm->host_handlers = a;
-  a[vm->nhost_handlers].name = mb__vm_strdup(vm, name);
-  if (!a[vm->nhost_handlers].name) return mb__vm_fail(vm, MB_ENOMEM, "out of memory");
+  a[vm->nhost_handlers].name = copy;
   a[vm->nhost_handlers].fn = fn;
   a[vm->nhost_handlers].ud = ud;
   vm->nhost_handlers++;

@@ -259,6 +259,18 @@ int mb__instance_handler(mb_vm *vm, mb__instance *inst, const char *name) {
   return 0;
 }
 
+/* Keep the returned table and its onUpdate in the registry (luaL_ref may
+ * grow the registry: protected). */
+static int register_protected(lua_State *L) {
+  mb__instance *inst = lua_touserdata(L, 1);
+  mb_vm *vm = mb__vm_of(L);
+  lua_pushvalue(L, 2);
+  inst->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  if (mb__instance_handler(vm, inst, "onUpdate"))
+    inst->update_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
 /* ---- containers ------------------------------------------------------------- */
 
 mb__instance *mb__container_find(const mb__container *c, const char *path) {
@@ -377,20 +389,27 @@ int mb__interface_push(mb_vm *vm, mb__container *c, const char *name,
 static void interface_override(mb_vm *vm, mb__instance *inst) {
   mb__container *c = inst->container;
   lua_State *L = realm_lua(vm, c);
+  int top = lua_gettop(L);
   lua_rawgeti(L, LUA_REGISTRYINDEX, inst->table_ref);
   mb__rawfield(L, -1, "interfaceName");
-  char name[128];
-  int has = lua_type(L, -1) == LUA_TSTRING;
-  if (has) snprintf(name, sizeof name, "%s", lua_tostring(L, -1));
-  lua_pop(L, 2);
-  if (!has) return;
+  if (lua_type(L, -1) != LUA_TSTRING) {
+    lua_settop(L, top);
+    return;
+  }
+  /* the string stays on the stack while `name` is used: any length works */
+  const char *name = lua_tostring(L, -1);
   size_t at = 0;
   while (at < c->nscripts && c->scripts[at] != inst) at++;
   for (size_t i = at + 1; i < c->nscripts; i++) {
-    if (publishes(vm, c->scripts[i], name)) return; /* a later one wins */
+    if (publishes(vm, c->scripts[i], name)) { /* a later one wins */
+      lua_settop(L, top);
+      return;
+    }
   }
-  int top = lua_gettop(L);
-  if (!mb__instance_handler(vm, inst, "onInterfaceOverride")) return;
+  if (!mb__instance_handler(vm, inst, "onInterfaceOverride")) {
+    lua_settop(L, top);
+    return;
+  }
   if (!mb__interface_push(vm, c, name, at)) {
     lua_settop(L, top);
     return;
@@ -444,12 +463,9 @@ mb_status mb__script_start(mb_vm *vm, mb__container *c, const char *path,
   }
   if (st == MB_OK) {
     check_ctx ctx = {vm, inst, ""};
-    lua_pushcfunction(L, check_protected);
-    lua_pushlightuserdata(L, &ctx);
-    lua_pushvalue(L, -3);
-    if (lua_pcall(L, 2, 0, 0) != 0) {
-      snprintf(err, sizeof err, "%s", lua_tostring(L, -1));
-      lua_pop(L, 1);
+    lua_pushvalue(L, -1);
+    if (mb__realm_protect(realm, check_protected, &ctx, 1, 0) != MB_OK) {
+      snprintf(err, sizeof err, "%s", mb__realm_error(realm));
       st = MB_ENOMEM;
     } else if (ctx.err[0]) {
       snprintf(err, sizeof err, "%s", ctx.err);
@@ -458,10 +474,8 @@ mb_status mb__script_start(mb_vm *vm, mb__container *c, const char *path,
   }
   if (st == MB_OK) {
     lua_pushvalue(L, -1);
-    inst->table_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (mb__instance_handler(vm, inst, "onUpdate"))
-      inst->update_ref = luaL_ref(L, LUA_REGISTRYINDEX);
-    if (inst->table_ref == LUA_REFNIL || container_insert(vm, c, inst) != MB_OK) {
+    if (mb__realm_protect(realm, register_protected, inst, 1, 0) != MB_OK ||
+        container_insert(vm, c, inst) != MB_OK) {
       st = MB_ENOMEM;
       snprintf(err, sizeof err, "out of memory");
     }
@@ -500,7 +514,7 @@ mb_status mb__script_start(mb_vm *vm, mb__container *c, const char *path,
         inst->keep = 1;
     }
   }
-  if (inst->doomed) mb__instance_free(vm, inst);
+  if (inst->doomed && !inst->running) mb__instance_free(vm, inst);
   return MB_OK;
 }
 
@@ -519,19 +533,36 @@ mb_status mb__object_autoattach(mb_vm *vm, mb__object *o) {
   return MB_OK;
 }
 
-void mb__container_call(mb_vm *vm, mb__container *c, const char *name,
-                        void (*push)(lua_State *L, void *ud), void *ud,
-                        int nargs) {
-  lua_State *L = realm_lua(vm, c);
+typedef struct container_call {
+  mb_vm *vm;
+  mb__container *c;
+  const char *name;
+  void (*push)(lua_State *L, void *ud);
+  void *ud;
+  int nargs;
+} container_call;
+
+static int container_call_protected(lua_State *L) {
+  container_call *cc = lua_touserdata(L, 1);
+  mb__container *c = cc->c;
   /* by index: a handler may add or remove scripts of other containers */
   for (size_t i = 0; i < c->nscripts; i++) {
     mb__instance *inst = c->scripts[i];
-    if (!mb__instance_handler(vm, inst, name)) continue;
-    if (push) push(L, ud);
-    mb__instance_call(vm, inst, nargs, 0, name);
-    if (inst->doomed) {
-      mb__instance_free(vm, inst);
-      i--;
-    }
+    if (!mb__instance_handler(cc->vm, inst, cc->name)) continue;
+    if (cc->push) cc->push(L, cc->ud);
+    mb__instance_call(cc->vm, inst, cc->nargs, 0, cc->name);
+    int gone = i >= c->nscripts || c->scripts[i] != inst; /* unlinked */
+    if (inst->doomed && !inst->running) mb__instance_free(cc->vm, inst);
+    if (gone) i--;
   }
+  return 0;
+}
+
+void mb__container_call(mb_vm *vm, mb__container *c, const char *name,
+                        void (*push)(lua_State *L, void *ud), void *ud,
+                        int nargs) {
+  container_call cc = {vm, c, name, push, ud, nargs};
+  mb__realm *realm = vm->realms[c->realm];
+  if (mb__realm_protect(realm, container_call_protected, &cc, 0, 0) != MB_OK)
+    mb__vm_script_error(vm, "%s %s: %s", c->id, name, mb__realm_error(realm));
 }

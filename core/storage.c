@@ -169,6 +169,8 @@ typedef struct storage_ctx {
   size_t size;
   mb_status status;
   char err[256];
+  const char *name; /* loading: the section to fill */
+  int player, lifetime;
 } storage_ctx;
 
 static int save_section(lua_State *L) {
@@ -197,7 +199,7 @@ static mb_status put_sections(mb_vm *vm, mb_save *save, int lifetime) {
   mb__storage *st = vm->storage;
   for (size_t i = 0; st && i < st->n; i++) {
     if (st->sections[i]->lifetime != lifetime) continue;
-    storage_ctx c = {vm, save, st->sections[i], NULL, 0, MB_OK, ""};
+    storage_ctx c = {vm, save, st->sections[i], NULL, 0, MB_OK, "", NULL, 0, 0};
     mb_status rc = mb__realm_pcall_trusted(vm->realms[0], save_section, &c);
     if (rc == MB_OK) rc = c.status;
     if (rc != MB_OK)
@@ -211,18 +213,33 @@ mb_status mb__storage_save(mb_vm *vm, mb_save *save) {
   return put_sections(vm, save, MB__LIFE_GAME_SESSION);
 }
 
+/* Decode a whole section and check it before anything changes: a payload
+ * that is not a map of strings to bytes leaves the live section alone (the
+ * save's copy is kept and written back). */
 static int load_section(lua_State *L) {
   storage_ctx *c = lua_touserdata(L, 1);
   if (mb_decode(L, c->payload, c->size, NULL) != MB_OK || !lua_istable(L, -1)) {
     snprintf(c->err, sizeof c->err, "not a storage section");
     return 0;
   }
+  int t = lua_gettop(L);
   lua_pushnil(L);
-  while (lua_next(L, -2)) {
+  while (lua_next(L, t)) {
+    if (lua_type(L, -2) != LUA_TSTRING || lua_type(L, -1) != LUA_TSTRING) {
+      snprintf(c->err, sizeof c->err, "not a storage section (a key or value is not bytes)");
+      return 0;
+    }
+    lua_pop(L, 1);
+  }
+  mb__section *s = mb__storage_section(c->vm, c->name, c->player, 1);
+  if (!s) return luaL_error(L, "not enough memory");
+  mb__storage_clear(c->vm, s);
+  s->lifetime = c->lifetime;
+  lua_pushnil(L);
+  while (lua_next(L, t)) {
     size_t n;
     const char *v = lua_tolstring(L, -1, &n);
-    if (lua_type(L, -2) == LUA_TSTRING && v &&
-        mb__storage_set(c->vm, c->section, lua_tostring(L, -2), v, n) != MB_OK)
+    if (mb__storage_set(c->vm, s, lua_tostring(L, -2), v, n) != MB_OK)
       return luaL_error(L, "not enough memory");
     lua_pop(L, 1);
   }
@@ -236,12 +253,10 @@ static void read_sections(mb_vm *vm, mb_save *save, unsigned char *applied,
     mb_save_section sec;
     mb_save_section_at(save, i, &sec);
     if (strcmp(sec.kind, "storage") || !sec.checksum_ok) continue;
-    int player = strcmp(sec.container, "player") == 0;
-    mb__section *s = mb__storage_section(vm, sec.path, player, 1);
-    if (!s) continue;
-    mb__storage_clear(vm, s);
-    s->lifetime = lifetime;
-    storage_ctx c = {vm, save, s, sec.payload, sec.size, MB_OK, ""};
+    storage_ctx c = {vm, save, NULL, sec.payload, sec.size, MB_OK, "", NULL, 0, 0};
+    c.name = sec.path;
+    c.player = strcmp(sec.container, "player") == 0;
+    c.lifetime = lifetime;
     if (mb__realm_pcall_trusted(vm->realms[0], load_section, &c) == MB_OK &&
         !c.err[0] && applied)
       applied[i] = 1;

@@ -124,6 +124,28 @@ mb_vm *mb__vm_of(lua_State *L) {
   return mb__realm_owner(L);
 }
 
+/* Names the engine looks up in script tables from host code. Anchored in
+ * the registry, they stay interned: pushing them never allocates, so no
+ * lookup can fail when a realm is at its memory limit. */
+static char key_anchored;
+
+static int anchor_names(lua_State *L) {
+  static const char *const names[] = {
+      "engineHandlers", "eventHandlers", "interfaceName", "interface",
+      "onInit",         "onLoad",        "onSave",        "onUpdate",
+      "onActive",       "onInactive",    "onInterfaceOverride", "tostring",
+      NULL};
+  lua_newtable(L);
+  for (int i = 0; names[i]; i++) {
+    lua_pushstring(L, names[i]);
+    lua_rawseti(L, -2, i + 1);
+  }
+  lua_pushlightuserdata(L, &key_anchored);
+  lua_insert(L, -2);
+  lua_rawset(L, LUA_REGISTRYINDEX);
+  return 0;
+}
+
 /* A realm with the VM's sandbox. */
 static mb_status new_realm(mb_vm *vm, const char *name,
                            const mb_realm_limits *limits) {
@@ -135,7 +157,8 @@ static mb_status new_realm(mb_vm *vm, const char *name,
   if (!r) return mb__vm_fail(vm, MB_ENOMEM, "out of memory creating realm '%s'", name);
   mb__realm_set_owner(r, vm);
   if (mb__sandbox_open(r, &vm->host) != MB_OK ||
-      mb__api_open_realm(vm, r) != MB_OK) {
+      mb__api_open_realm(vm, r) != MB_OK ||
+      mb__realm_pcall_trusted(r, anchor_names, NULL) != MB_OK) {
     mb__realm_free(r);
     return mb__vm_fail(vm, MB_ENOMEM, "out of memory creating realm '%s'", name);
   }

@@ -25,6 +25,8 @@
  * of the host allocator are served from a reserve taken beforehand, and the
  * memory limit does not apply yet. */
 #define BOOT_RESERVE ((size_t)64 << 10)
+/* Memory the host may use above a realm's limit while it works for it. */
+#define HOST_HEADROOM ((size_t)1 << 20)
 
 /* Allocations charge the budget too: copying and hashing a big string is
  * C work of one VM instruction. One step per ALLOC_STEP_BYTES grown, and an
@@ -65,6 +67,8 @@ struct mb__realm {
   int64_t steps_left; /* instruction budget left, in VM instructions */
   uint64_t deadline_ns; /* 0: not started yet (started at the first check) */
   int handler_ref;      /* the gate's message handler, made once */
+  int host_work;        /* >0: host code runs (not a script): headroom */
+  int trampoline_ref;   /* calls a lua_CFunction given as light userdata */
   int exhausted;      /* enum exhaustion; sticky until the gate returns */
   atomic_int interrupt;
   atomic_int running; /* an outer gate is armed (read by mb__realm_interrupt) */
@@ -150,6 +154,12 @@ static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   mb__realm *r = ud;
   (void)osize;
   size_t limit = r->creating ? 0 : r->limits.memory_limit;
+  if (limit && r->host_work) {
+    /* host work (saving, delivering, building environments) may exceed a
+     * limit the scripts filled: the limit is theirs, not the host's */
+    size_t room = limit / 8 > HOST_HEADROOM ? limit / 8 : HOST_HEADROOM;
+    limit = limit > SIZE_MAX - room ? SIZE_MAX : limit + room;
+  }
   if (ptr && !in_reserve(r, ptr)) {
     size_t old = ((block_header *)ptr - 1)->size;
     if (nsize > old) charge_alloc(r, nsize - old);
@@ -202,13 +212,17 @@ static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
 /* ---- lifetime ------------------------------------------------------------ */
 
 static int message_handler(lua_State *L);
+static int trampoline(lua_State *L);
 
-/* The gate's message handler is made once: pushing a new C function on
- * every call allocated (and collected) a closure per handler call. */
+/* The gate's message handler and the trampoline of mb__realm_protect are
+ * made once: pushing a C function allocates, and host code must not
+ * allocate outside protected mode (LuaJIT panics and exits when it fails). */
 static int init_handler(lua_State *L) {
   mb__realm *r = lua_touserdata(L, 1);
   lua_pushcfunction(L, message_handler);
   r->handler_ref = luaL_ref(L, LUA_REGISTRYINDEX);
+  lua_pushcfunction(L, trampoline);
+  r->trampoline_ref = luaL_ref(L, LUA_REGISTRYINDEX);
   return 0;
 }
 
@@ -516,7 +530,10 @@ mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
   if (outer) arm(r);
   else r->c_depth++;
   r->depth++;
+  int host_work = r->host_work; /* scripts never get the host's headroom */
+  r->host_work = 0;
   int rc = lua_pcall(L, nargs, nresults, fn);
+  r->host_work = host_work;
   r->depth--;
   if (!outer && r->c_depth > 0) r->c_depth--;
   int exhausted = r->exhausted;
@@ -557,6 +574,39 @@ mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
   return st;
 }
 
+/* (fn, ud, args...) -> fn(ud, args...): runs a C function protected
+ * without creating a closure for it. */
+static int trampoline(lua_State *L) {
+  lua_CFunction fn = (lua_CFunction)(uintptr_t)lua_touserdata(L, 1);
+  lua_remove(L, 1);
+  return fn(L);
+}
+
+mb_status mb__realm_protect(mb__realm *r, lua_CFunction fn, void *ud,
+                            int nargs, int nresults) {
+  lua_State *L = r->L;
+  int base = lua_gettop(L) - nargs;
+  /* none of these allocate: the stack always has LUA_MINSTACK free slots */
+  lua_rawgeti(L, LUA_REGISTRYINDEX, r->trampoline_ref);
+  lua_pushlightuserdata(L, (void *)(uintptr_t)fn);
+  lua_pushlightuserdata(L, ud);
+  lua_insert(L, base + 1);
+  lua_insert(L, base + 1);
+  lua_insert(L, base + 1);
+  r->host_work++;
+  int rc = lua_pcall(L, nargs + 2, nresults, 0);
+  r->host_work--;
+  if (rc == 0) return MB_OK;
+  mb_status st = rc == LUA_ERRMEM ? MB_ENOMEM : MB_ERROR;
+  const char *msg = lua_tostring(L, -1);
+  mb__realm_fail(r, st, "%s", rc == LUA_ERRMEM ? "not enough memory"
+                              : msg ? msg
+                                    : "error");
+  lua_settop(L, base);
+  if (st == MB_ENOMEM) lua_gc(L, LUA_GCCOLLECT, 0);
+  return st;
+}
+
 typedef struct trusted_call {
   lua_CFunction fn;
   void *ud;
@@ -575,7 +625,9 @@ mb_status mb__realm_pcall_trusted(mb__realm *r, lua_CFunction fn, void *ud) {
   trusted_call tc = {fn, ud};
   int top = lua_gettop(L);
   /* lua_cpcall does not allocate before entering protected mode. */
+  r->host_work++;
   int rc = lua_cpcall(L, run_trusted, &tc);
+  r->host_work--;
   if (rc == 0) return MB_OK;
   mb_status st = rc == LUA_ERRMEM ? MB_ENOMEM : MB_ERROR;
   const char *msg = lua_tostring(L, -1);

@@ -59,6 +59,15 @@ mb_status mb__realm_call(mb__realm *realm, int nargs, int nresults,
 mb_status mb__realm_pcall_trusted(mb__realm *realm, lua_CFunction fn,
                                   void *ud);
 
+/* Run host code `fn` protected: the `nargs` values on top of the stack are
+ * its arguments after `ud` (a light userdata at index 1); on MB_OK its
+ * `nresults` results replace them. Host code that pushes values that may
+ * allocate (strings, tables, decoding) runs this way, so a realm at its
+ * memory limit fails the operation instead of taking the process down. On
+ * failure the arguments are popped and the message is on the realm. */
+mb_status mb__realm_protect(mb__realm *realm, lua_CFunction fn, void *ud,
+                            int nargs, int nresults);
+
 /* Message of the last failure in this realm (owned by the realm). */
 const char *mb__realm_error(const mb__realm *realm);
 /* Set the realm's error message (printf-style). Returns `status`. */

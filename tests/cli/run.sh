@@ -53,6 +53,7 @@ expect_exit 0 "$moonbox" run "$tmp/prefix" --frames 0 --api-prefix openmw
 expect_in "$tmp/out" "global[p.lua]:	true"
 expect_in "$tmp/out" "false	module not found: engine.core"
 expect_exit 2 "$moonbox" run "$tmp/prefix" --api-prefix "a.b"
+expect_exit 2 "$moonbox" run "$tmp/prefix" --api-prefix "a.b" --profile
 
 for cmd in exec run check replay console save; do
   expect_exit 0 "$moonbox" $cmd --help

@@ -34,6 +34,12 @@ expect_in "$tmp/out" "0.5"
 expect_in "$tmp/out" "(1, 2, 3)"
 [ -s "$tmp/mid.save" ] || fail "the scenario's save was not written"
 
+# --strict counts a failing console entry as a script error
+echo '[{"frame": 1, "console": {"context": "global", "code": "error(\"boom\")"}}]' >"$tmp/c.json"
+expect_exit 0 "$moonbox" run "$data" --frames 1 --scenario "$tmp/c.json"
+expect_in "$tmp/err" "console: boom"
+expect_exit 1 "$moonbox" run "$data" --frames 1 --scenario "$tmp/c.json" --strict
+
 # a reload at frame 5 changes nothing observable
 echo '[{"frame": 5, "reload": true}]' >"$tmp/reload.json"
 expect_exit 0 "$moonbox" run "$data" --frames 10 --hash-every 1 --scenario "$tmp/reload.json"

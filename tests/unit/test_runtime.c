@@ -914,6 +914,151 @@ static void callbacks_of_removed_scripts_are_logged_no_ops(void **state) {
   mbt_log_clear(&log);
 }
 
+/* A realm at its memory limit: host-side work for it (event names, storage
+ * notices, console input) fails that work, never the process (LuaJIT exits
+ * when an allocation outside protected mode fails). */
+static const file full_files[] = {
+    {"test.omwscripts", "NPC: hog.lua\nGLOBAL: g.lua\n"},
+    {"hog.lua", "local storage = require('engine.storage')\n"
+                "local async = require('engine.async')\n"
+                "hog = {}\n"
+                "return {engineHandlers = {onInit = function()\n"
+                "  storage.globalSection('S'):subscribe(async:callback(function() print('told') end))\n"
+                "end, onUpdate = function()\n"
+                "  pcall(function() while true do hog[#hog + 1] = {#hog, #hog + 1} end end)\n"
+                "end}}"},
+    {"g.lua", "local storage = require('engine.storage')\n"
+              "return {engineHandlers = {onUpdate = function()\n"
+              "  storage.globalSection('S'):set(string.rep('k', 5000), 1) end}}"},
+    {NULL, NULL}};
+
+static void a_full_realm_never_takes_the_host_down(void **state) {
+  (void)state;
+  mbt_log log = {0};
+  mb_config cfg;
+  mb_config_init(&cfg);
+  cfg.limits.memory_limit = 4u << 20;
+  cfg.log = mbt_log_fn;
+  cfg.log_ud = &log;
+  mb_vm *vm = NULL;
+  assert_int_equal(mb_vm_new(&cfg, &vm), MB_OK);
+  for (const file *f = full_files; f->path; f++)
+    mb_vm_mount_file(vm, f->path, f->text, strlen(f->text));
+  mb_vm_register_type(vm, "NPC");
+  mb_vm_add_manifest(vm, "test.omwscripts");
+  object(vm, "hog", "NPC", 1);
+  mb_vm_start(vm);
+  char name[3001];
+  memset(name, 'e', 3000);
+  name[3000] = 0;
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(mb_vm_send_event(vm, "hog", name, NULL, 0), MB_OK);
+    step(vm, 1, 0.1); /* the hog fills its realm again every frame */
+    const char *out;
+    mb_vm_console(vm, "hog", "string.rep('y', 3000) .. 'z'", &out);
+  }
+  /* still alive, still saving */
+  char *data;
+  size_t size;
+  assert_int_equal(mb_vm_save_memory(vm, NULL, 0, &data, &size), MB_OK);
+  mb_vm_release(vm, data, size);
+  mb_vm_free(vm);
+  mbt_log_clear(&log);
+}
+
+/* ---- found in review ---------------------------------------------------------- */
+
+static const file review_files[] = {
+    {"test.omwscripts", "GLOBAL: g.lua\n"},
+    {"g.lua", "local storage = require('engine.storage')\n"
+              "local s = storage.globalSection('S')\n"
+              "return {engineHandlers = {onInit = function()\n"
+              "  s:set('keep', 42)\n"
+              "  print(pcall(s.reset, s, {a = 1, b = print}))\n"
+              "  print(s:get('keep'), s:get('a'))\n"
+              "end}, eventHandlers = {Ping = function() print('ping') end}}"},
+    {NULL, NULL}};
+
+/* reset() with a value it cannot store changes nothing. */
+static void storage_reset_is_atomic(void **state) {
+  (void)state;
+  mbt_log log = {0};
+  mb_vm *vm = world(&log, review_files);
+  mb_vm_start(vm);
+  assert_prints(&log, "global[g.lua]:\tfalse\tb: function is not serializable\n"
+                      "global[g.lua]:\t42\tnil\n");
+  mb_vm_free(vm);
+}
+
+/* A storage section a load cannot read is reported and written back as it
+ * was, not replaced by an empty one. */
+static void unreadable_storage_is_kept(void **state) {
+  (void)state;
+  mbt_log log = {0};
+  mb_vm *vm = world(&log, review_files);
+  mb_vm_start(vm);
+  char *data;
+  size_t size;
+  assert_int_equal(mb_vm_save_memory(vm, NULL, 0, &data, &size), MB_OK);
+  mb_save *save;
+  assert_int_equal(mb_save_new(NULL, NULL, &save), MB_OK);
+  assert_int_equal(mb_save_read_memory(save, data, size), MB_OK);
+  assert_int_equal(mb_save_put(save, "storage", "global", "S", "\x05", 1), MB_OK);
+  void *bad;
+  size_t bad_size;
+  assert_int_equal(mb_save_write_memory(save, &bad, &bad_size), MB_OK);
+  mb_vm *vm2 = world(&log, review_files);
+  mbt_log_clear(&log);
+  assert_int_equal(mb_vm_load_memory(vm2, bad, bad_size, NULL, NULL), MB_OK);
+  assert_true(mbt_log_has(&log, "storage:global[S]: the storage section cannot be read; its data is kept"));
+  char *again;
+  size_t again_size;
+  assert_int_equal(mb_vm_save_memory(vm2, NULL, 0, &again, &again_size), MB_OK);
+  mb_save_clear(save);
+  assert_int_equal(mb_save_read_memory(save, again, again_size), MB_OK);
+  size_t at;
+  mb_save_section sec;
+  assert_int_equal(mb_save_find(save, "storage", "global", "S", &at), MB_OK);
+  mb_save_section_at(save, at, &sec);
+  assert_int_equal(sec.size, 1);
+  assert_memory_equal(sec.payload, "\x05", 1);
+  mb_save_release(save, bad, bad_size);
+  mb_save_free(save);
+  mb_vm_release(vm, data, size);
+  mb_vm_release(vm2, again, again_size);
+  mb_vm_free(vm);
+  mb_vm_free(vm2);
+  mbt_log_clear(&log);
+}
+
+static char *reload_data;
+static size_t reload_size;
+static void load_on_event(void *ud, mb_vm *vm, const char *name, const void *data,
+                          size_t size) {
+  (void)ud;
+  (void)name;
+  (void)data;
+  (void)size;
+  assert_int_equal(mb_vm_load_memory(vm, reload_data, reload_size, NULL, NULL), MB_OK);
+}
+
+/* A host handler may load a save while events are being delivered. */
+static void host_handler_may_load(void **state) {
+  (void)state;
+  mbt_log log = {0};
+  mb_vm *vm = world(&log, review_files);
+  mb_vm_start(vm);
+  assert_int_equal(mb_vm_save_memory(vm, NULL, 0, &reload_data, &reload_size), MB_OK);
+  assert_int_equal(mb_vm_on_global_event(vm, "Ping", load_on_event, NULL), MB_OK);
+  mb_vm_send_global_event(vm, "Ping", "\x81\xa1x\x01", 4);
+  mb_vm_send_global_event(vm, "Ping", NULL, 0);
+  step(vm, 2, 0.1);
+  assert_true(mbt_log_has(&log, "ping"));
+  mb_vm_release(vm, reload_data, reload_size);
+  mb_vm_free(vm);
+  mbt_log_clear(&log);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(autoattach_and_handler_order),
@@ -938,6 +1083,10 @@ int main(void) {
       cmocka_unit_test(script_metatables_never_run_in_the_host),
       cmocka_unit_test(objects_in_another_local_realm),
       cmocka_unit_test(callbacks_of_removed_scripts_are_logged_no_ops),
+      cmocka_unit_test(a_full_realm_never_takes_the_host_down),
+      cmocka_unit_test(storage_reset_is_atomic),
+      cmocka_unit_test(unreadable_storage_is_kept),
+      cmocka_unit_test(host_handler_may_load),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
