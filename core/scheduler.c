@@ -75,24 +75,17 @@ mb_status mb__event_send(mb_vm *vm, const char *target, const char *name,
 
 /* Deliver one event to a container: handlers in reverse load order, all
  * seeing the same decoded value; a handler returning false stops the rest. */
-typedef struct delivery {
-  mb_vm *vm;
-  mb__container *c;
-  const mb__event *e;
-} delivery;
-
-static int deliver_protected(lua_State *L) {
-  delivery *d = lua_touserdata(L, 1);
-  mb_vm *vm = d->vm;
-  mb__container *c = d->c;
-  const mb__event *e = d->e;
+/* Deliver one event to a container; runs inside the protected pass of
+ * deliver_events (its pushes may fail when the realm is full). */
+static void deliver_to(lua_State *L, mb_vm *vm, mb__container *c,
+                       const mb__event *e) {
   int top = lua_gettop(L);
   if (e->data.size) {
     if (mb_decode(L, e->data.data, e->data.size, NULL) != MB_OK) {
       mb__vm_script_error(vm, "event '%s' for %s: %s", e->name, c->id,
                           lua_tostring(L, -1));
       lua_settop(L, top);
-      return 0;
+      return;
     }
   } else {
     lua_pushnil(L);
@@ -129,50 +122,64 @@ static int deliver_protected(lua_State *L) {
     if (stop) break;
   }
   lua_settop(L, top);
-  return 0;
 }
 
-/* Deliver one event to a container. Everything it pushes runs protected:
- * a realm at its memory limit loses the event, not the process. */
-static void deliver_to(mb_vm *vm, mb__container *c, const mb__event *e) {
-  delivery d = {vm, c, e};
-  mb__realm *realm = vm->realms[c->realm];
-  if (mb__realm_protect(realm, deliver_protected, &d, 0, 0) != MB_OK)
-    mb__vm_script_error(vm, "event '%s' for %s: %s", e->name, c->id,
-                        mb__realm_error(realm));
-}
 
-static void deliver_events(mb_vm *vm, int r) {
+typedef struct events_pass {
+  mb_vm *vm;
+  int r;
+} events_pass;
+
+/* One protected pass over the due events of realm r: a realm at its
+ * memory limit fails the pass, never the process, and the event in flight
+ * is held by the VM so that it is freed even then. */
+static int deliver_events_protected(lua_State *L) {
+  events_pass *p = lua_touserdata(L, 1);
+  mb_vm *vm = p->vm;
+  int r = p->r;
   for (size_t i = 0; i < vm->due_events; i++) {
     mb__event *e = &vm->events[i];
     if (!e->name) continue; /* delivered */
+    if (!e->target && r != 0) continue;
+    if (e->target) {
+      mb__object *o = mb__vm_object(vm, e->target);
+      if (o && (o->container.realm != r || !o->active)) continue; /* waits */
+    }
     /* Taken out of the queue first: handlers may queue more events (and
      * move the array), and a host handler may even load a save, which
      * clears the queue. */
-    mb__event ev = *e;
-    if (!ev.target && r != 0) continue;
-    if (ev.target) {
-      mb__object *o = mb__vm_object(vm, ev.target);
-      if (o && (o->container.realm != r || !o->active)) continue; /* waits */
-    }
+    mb__event *ev = &vm->in_flight;
+    *ev = *e;
     memset(e, 0, sizeof *e);
-    if (!ev.target) {
-      deliver_to(vm, &vm->global, &ev);
+    if (!ev->target) {
+      deliver_to(L, vm, &vm->global, ev);
       for (size_t h = 0; h < vm->nhost_handlers; h++) {
-        if (strcmp(vm->host_handlers[h].name, ev.name) == 0)
-          vm->host_handlers[h].fn(vm->host_handlers[h].ud, vm, ev.name,
-                                  ev.data.data, ev.data.size);
+        if (strcmp(vm->host_handlers[h].name, ev->name) == 0)
+          vm->host_handlers[h].fn(vm->host_handlers[h].ud, vm, ev->name,
+                                  ev->data.data, ev->data.size);
       }
     } else {
-      mb__object *o = mb__vm_object(vm, ev.target);
+      mb__object *o = mb__vm_object(vm, ev->target);
       if (o)
-        deliver_to(vm, &o->container, &ev);
+        deliver_to(L, vm, &o->container, ev);
       else
         mb__vm_log(vm, MB_LOG_WARN, "event '%s' for object '%s' dropped: the object was removed",
-                   ev.name, ev.target);
+                   ev->name, ev->target);
     }
-    event_free(vm, &ev);
+    event_free(vm, ev);
+    memset(ev, 0, sizeof *ev);
     if (i >= vm->due_events) break; /* a load cleared the queue */
+  }
+  return 0;
+}
+
+static void deliver_events(mb_vm *vm, int r) {
+  events_pass p = {vm, r};
+  mb__realm *realm = vm->realms[r];
+  if (mb__realm_protect(realm, deliver_events_protected, &p, 0, 0) != MB_OK) {
+    mb__vm_script_error(vm, "delivering events: %s", mb__realm_error(realm));
+    event_free(vm, &vm->in_flight); /* the one it failed on is lost */
+    memset(&vm->in_flight, 0, sizeof vm->in_flight);
   }
 }
 

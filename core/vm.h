@@ -153,6 +153,7 @@ struct mb_vm {
   mb__map event_names; /* interned event names (bounded) */
   size_t nevents, cap_events;
   size_t due_events; /* how many of them were sent before this frame */
+  mb__event in_flight; /* the event being delivered */
   mb__heap timers[MB__MAX_REALMS][2]; /* [realm][game] */
   mb__timer **waiting; /* due while their object is inactive */
   size_t nwaiting, cap_waiting;
