@@ -2,6 +2,7 @@
 #include <lauxlib.h>
 
 #include "api/api.h"
+#include "serializer/codec.h"
 
 /* Bumped whenever the script-facing API changes. */
 #define API_REVISION 1
@@ -20,20 +21,25 @@ mb_status mb__api_send_event(lua_State *L, const char *target, int name_idx,
                              int data_idx) {
   mb_vm *vm = mb__vm_of(L);
   const char *name = luaL_checkstring(L, name_idx);
-  void *data = NULL;
-  size_t size = 0;
+  mb__buf b;
+  mb__buf_init(&b, mb__vm_alloc_cb, vm);
   if (!lua_isnoneornil(L, data_idx)) {
     /* serialized now: a bad payload fails in the sender, naming the path */
     mb_codec_options opt;
     mb_codec_options_init(&opt);
     opt.root_name = "data";
-    if (mb_encode(L, data_idx, &opt, mb__vm_alloc_cb, vm, &data, &size) != MB_OK)
+    if (mb__encode(L, data_idx, &opt, &b) != MB_OK) {
+      mb__buf_free(&b);
       return lua_error(L);
+    }
   }
-  mb__bytes bytes = {data, size};
-  mb_status st = mb__event_queue(vm, target, name, &bytes);
-  if (bytes.data) mb__vm_alloc(vm, bytes.data, bytes.size, 0);
-  if (st != MB_OK) return luaL_error(L, "not enough memory");
+  /* the event takes the encoder's buffer as it is: no copy, no shrink */
+  mb__bytes bytes = {(char *)b.data, b.len};
+  mb_status st = mb__event_queue(vm, target, name, &bytes, b.cap);
+  if (st != MB_OK) {
+    mb__buf_free(&b);
+    return luaL_error(L, "not enough memory");
+  }
   return MB_OK;
 }
 

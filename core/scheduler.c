@@ -37,11 +37,11 @@ static char *event_name(mb_vm *vm, const char *name, int *owned) {
 static void event_free(mb_vm *vm, mb__event *e) {
   mb__vm_strfree(vm, e->target);
   if (e->name_owned) mb__vm_strfree(vm, e->name);
-  if (e->data.data) mb__vm_alloc(vm, e->data.data, e->data.size, 0);
+  if (e->data.data) mb__vm_alloc(vm, e->data.data, e->data_cap, 0);
 }
 
 mb_status mb__event_queue(mb_vm *vm, const char *target, const char *name,
-                          mb__bytes *data) {
+                          mb__bytes *data, size_t data_cap) {
   if (vm->nevents == vm->cap_events) {
     size_t cap = vm->cap_events ? vm->cap_events * 2 : 64;
     mb__event *a = mb__vm_alloc(vm, vm->events, vm->cap_events * sizeof *a,
@@ -50,7 +50,7 @@ mb_status mb__event_queue(mb_vm *vm, const char *target, const char *name,
     vm->events = a;
     vm->cap_events = cap;
   }
-  mb__event e = {NULL, NULL, 0, {NULL, 0}};
+  mb__event e = {NULL, NULL, 0, {NULL, 0}, 0};
   e.name = event_name(vm, name, &e.name_owned);
   if (target) e.target = mb__vm_strdup(vm, target);
   if (!e.name || (target && !e.target)) {
@@ -58,6 +58,7 @@ mb_status mb__event_queue(mb_vm *vm, const char *target, const char *name,
     return MB_ENOMEM;
   }
   e.data = *data; /* the event owns the bytes from now on */
+  e.data_cap = data_cap;
   data->data = NULL;
   data->size = 0;
   vm->events[vm->nevents++] = e;
@@ -68,7 +69,7 @@ mb_status mb__event_send(mb_vm *vm, const char *target, const char *name,
                          const void *data, size_t size) {
   mb__bytes copy = {NULL, 0};
   if (mb__bytes_copy(vm, &copy, data, size) != MB_OK) return MB_ENOMEM;
-  mb_status st = mb__event_queue(vm, target, name, &copy);
+  mb_status st = mb__event_queue(vm, target, name, &copy, copy.size);
   if (copy.data) mb__vm_alloc(vm, copy.data, copy.size, 0);
   return st;
 }

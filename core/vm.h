@@ -90,6 +90,7 @@ typedef struct mb__event {
   char *name;   /* interned in vm->event_names, or owned */
   int name_owned;
   mb__bytes data;
+  size_t data_cap; /* bytes allocated for data (>= data.size) */
 } mb__event;
 
 /* A timer. Savable timers name a registered callback; unsavable ones hold
@@ -270,9 +271,10 @@ mb_status mb__vm_save_scheduler(mb_vm *vm, mb_save *save);
 void mb__vm_load_scheduler(mb_vm *vm, mb_save *save, unsigned char *applied);
 void mb__vm_clear_scheduler(mb_vm *vm);
 void mb__vm_free_scheduler(mb_vm *vm);
-/* Queue an event taking `data` over (it is emptied on success). */
+/* Queue an event taking `data` over (`cap` bytes allocated for it; it is
+ * emptied on success). */
 mb_status mb__event_queue(mb_vm *vm, const char *target, const char *name,
-                          mb__bytes *data);
+                          mb__bytes *data, size_t cap);
 /* Queue an event (bytes copied). target NULL: a global event. */
 mb_status mb__event_send(mb_vm *vm, const char *target, const char *name,
                          const void *data, size_t size);
