@@ -1059,6 +1059,57 @@ static void host_handler_may_load(void **state) {
   mbt_log_clear(&log);
 }
 
+/* A damaged container list: its scripts come back from their own sections,
+ * and the damaged bytes are written back for whoever repairs them. */
+static void damaged_container_list_loses_nothing(void **state) {
+  (void)state;
+  mbt_log log = {0};
+  mb_vm *vm = world(&log, save_files);
+  object(vm, "npc", "NPC", 1);
+  mb_vm_start(vm);
+  step(vm, 2, 0.1);
+  char *data;
+  size_t size;
+  assert_int_equal(mb_vm_save_memory(vm, NULL, 0, &data, &size), MB_OK);
+  mb_save *save;
+  assert_int_equal(mb_save_new(NULL, NULL, &save), MB_OK);
+  assert_int_equal(mb_save_read_memory(save, data, size), MB_OK);
+  size_t at;
+  mb_save_section sec;
+  assert_int_equal(mb_save_find(save, "container", "npc", "", &at), MB_OK);
+  mb_save_section_at(save, at, &sec);
+  char copy[256];
+  memcpy(copy, sec.payload, sec.size);
+  size_t n = sec.size;
+  assert_int_equal(mb_save_put_raw(save, "container", "npc", "", copy, n, sec.checksum ^ 1), MB_OK);
+  void *bad;
+  size_t bad_size;
+  assert_int_equal(mb_save_write_memory(save, &bad, &bad_size), MB_OK);
+  mb_vm *vm2 = world(&log, save_files);
+  object(vm2, "npc", "NPC", 1);
+  mbt_log_clear(&log);
+  assert_int_equal(mb_vm_load_memory(vm2, bad, bad_size, NULL, NULL), MB_OK);
+  assert_true(mbt_log_has(&log, "container:npc[]: checksum mismatch; its data is kept"));
+  assert_true(mbt_log_has(&log, "npc[n.lua]:\tn load\t20"));
+  char *again;
+  size_t again_size;
+  assert_int_equal(mb_vm_save_memory(vm2, NULL, 0, &again, &again_size), MB_OK);
+  mb_save_clear(save);
+  assert_int_equal(mb_save_read_memory(save, again, again_size), MB_OK);
+  assert_int_equal(mb_save_find(save, "container", "npc", "", &at), MB_OK);
+  mb_save_section_at(save, at, &sec);
+  assert_false(sec.checksum_ok);
+  assert_int_equal(sec.size, n);
+  assert_memory_equal(sec.payload, copy, n);
+  mb_save_release(save, bad, bad_size);
+  mb_save_free(save);
+  mb_vm_release(vm, data, size);
+  mb_vm_release(vm2, again, again_size);
+  mb_vm_free(vm);
+  mb_vm_free(vm2);
+  mbt_log_clear(&log);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(autoattach_and_handler_order),
@@ -1087,6 +1138,7 @@ int main(void) {
       cmocka_unit_test(storage_reset_is_atomic),
       cmocka_unit_test(unreadable_storage_is_kept),
       cmocka_unit_test(host_handler_may_load),
+      cmocka_unit_test(damaged_container_list_loses_nothing),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
