@@ -464,13 +464,15 @@ typedef enum mb_visibility {
   MB_VISIBLE_EVERYWHERE = 7
 } mb_visibility;
 
-struct lua_State;
+/** The LuaJIT state type (from lua.h; repeating the typedef is allowed). */
+typedef struct lua_State lua_State;
+
 /**
  * Package opener: push the package (usually a table) on `L` and return 1.
  * Called once per realm; the result is cached and shared by the scripts
  * of that realm that may see it. It may raise a Lua error.
  */
-typedef int (*mb_package_open)(struct lua_State *L, void *ud);
+typedef int (*mb_package_open)(lua_State *L, void *ud);
 
 /**
  * Register package `<prefix>.<name>` (name copied) visible to the scripts
@@ -511,9 +513,6 @@ mb_status mb_vm_register_package(mb_vm *vm, const char *name,
  * the remaining input.
  */
 /**@{*/
-
-/** The LuaJIT state type (from lua.h). */
-typedef struct lua_State lua_State;
 
 /** Default nesting limit of the codec (the root table is level 1). */
 #define MB_CODEC_DEFAULT_DEPTH 64
