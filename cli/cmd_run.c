@@ -357,9 +357,11 @@ int cmd_check(int argc, char **argv) {
   int rc = cli_parse_options(argc, argv, &o, 0);
   if (rc != EXIT_OK) return rc;
   cli_session s;
+  o.no_start = 1;
   rc = cli_session_open(&s, &o);
   int errors = 0;
   if (rc == EXIT_OK) {
+    /* every script compiles, even those nothing attaches ... */
     for (size_t i = 0; i < mb_vm_script_count(s.vm); i++) {
       const char *path = mb_vm_script_path(s.vm, i);
       if (mb_vm_compile_file(s.vm, path) != MB_OK) {
@@ -367,7 +369,13 @@ int cmd_check(int argc, char **argv) {
         errors++;
       }
     }
-    errors += (int)mb_vm_script_errors(s.vm);
+    /* ... and only then does the world start: a broken file is one error */
+    if (!errors) {
+      rc = cli_session_start(&s, &o);
+      errors += (int)mb_vm_script_errors(s.vm);
+    }
+  }
+  if (rc == EXIT_OK) {
     if (errors) {
       fprintf(stderr, "%d error%s\n", errors, errors == 1 ? "" : "s");
       rc = EXIT_SCRIPT;

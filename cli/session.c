@@ -65,6 +65,10 @@ int cli_session_open(cli_session *s, const cli_options *o) {
     if (ps != MB_OK && ps != MB_ENOTFOUND)
       return cli_usage_error("cannot read %s: %s", o->storage, mb_vm_error(s->vm));
   }
+  return o->no_start ? EXIT_OK : cli_session_start(s, o);
+}
+
+int cli_session_start(cli_session *s, const cli_options *o) {
   char err[1024];
   if (o->load) {
     if (mb_vm_load(s->vm, o->load, cli_world_host_load, &s->world) != MB_OK)

@@ -18,6 +18,7 @@ typedef struct cli_options {
   long hash_every;        /* --hash-every N (0: never) */
   uint64_t seed;          /* --seed N */
   int strict, quiet, profile;
+  int no_start; /* open only: VM, types, manifests (cli_session_start later) */
 } cli_options;
 
 typedef struct cli_session {
@@ -35,6 +36,8 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int allow_run);
 /* Open DATA_DIR: VM, types, manifests, then --load or a new game. Returns
  * an exit status (EXIT_OK, or EXIT_USAGE after printing why). */
 int cli_session_open(cli_session *s, const cli_options *o);
+/* Load --load or start a new game (what cli_session_open does last). */
+int cli_session_start(cli_session *s, const cli_options *o);
 int cli_session_save(cli_session *s, const char *path);
 int cli_session_hash(cli_session *s, uint64_t *hash);
 void cli_session_close(cli_session *s);

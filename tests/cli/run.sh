@@ -18,6 +18,7 @@ expect_exit 1 "$moonbox" run "$data/broken" --frames 1 --strict
 # check compiles every manifest script, even the ones nothing attached
 expect_exit 1 "$moonbox" check "$data/broken"
 expect_in "$tmp/err" "scripts/syntax.lua:3: unexpected symbol near '<eof>'"
+expect_in "$tmp/err" "1 error"
 expect_exit 0 "$moonbox" check "$data/clock"
 expect_in "$tmp/out" "2 scripts ok"
 
