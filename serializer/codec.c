@@ -995,7 +995,6 @@ static void dec_array(dec *d, const uint8_t *at, size_t n, unsigned depth) {
              n, left(d));
   if (depth + 1 > d->max_depth)
     dec_fail(d, at, "tables nested deeper than %u levels", d->max_depth);
-  if (!lua_checkstack(L, 4)) dec_fail(d, at, "Lua stack exhausted");
   lua_createtable(L, n > 0x7fffffff ? 0x7fffffff : (int)n, 0);
   for (size_t i = 1; i <= n; i++) {
     if (d->p < d->end && *d->p == 0xc0) dec_fail(d, d->p, "nil value in table");
@@ -1084,7 +1083,6 @@ static void dec_map(dec *d, const uint8_t *at, size_t n, unsigned depth) {
              left(d));
   if (depth + 1 > d->max_depth)
     dec_fail(d, at, "tables nested deeper than %u levels", d->max_depth);
-  if (!lua_checkstack(L, 4)) dec_fail(d, at, "Lua stack exhausted");
   lua_createtable(L, 0, n > 0x7fffffff ? 0x7fffffff : (int)n);
   kdesc kd[16];
   for (size_t i = 0; i < n; i++) {
@@ -1256,6 +1254,10 @@ static int dec_tramp(lua_State *L) {
   lua_rawget(L, LUA_REGISTRYINDEX);
   d->reg = lua_touserdata(L, -1);
   lua_pop(L, 1);
+  /* Stack room for the deepest nesting, checked once: each level holds a
+   * table, a key and a value at most. */
+  if (!lua_checkstack(L, (int)d->max_depth * 3 + 8))
+    dec_fail(d, d->p, "Lua stack exhausted");
   if (d->end - d->p >= 256 && lua_checkstack(L, KCACHE + 8)) {
     d->cbase = lua_gettop(L) + 1;
     lua_settop(L, d->cbase + KCACHE - 1); /* KCACHE nils */
