@@ -83,8 +83,23 @@ static int get_through(lua_State *L) { /* (t, k) -> t[k] with metamethods */
 }
 
 /* __index of a proxy whose original has nested tables or a metatable. */
+/* A view given back as a key (from pairs over a view) stands for its
+ * original: replace the value at idx by the table it views. */
+static void unview(lua_State *L, int idx) {
+  if (!lua_istable(L, idx)) return;
+  reg_get(L, &key_readonly);
+  lua_pushvalue(L, idx);
+  lua_rawget(L, -2);
+  if (lua_istable(L, -1))
+    lua_replace(L, idx);
+  else
+    lua_pop(L, 1);
+  lua_pop(L, 1);
+}
+
 static int ro_index(lua_State *L) { /* (proxy, key) over upvalue 1 */
   lua_settop(L, 2);
+  unview(L, 2);
   lua_pushvalue(L, 2);
   lua_rawget(L, lua_upvalueindex(1));
   if (lua_isnil(L, -1) && lua_getmetatable(L, lua_upvalueindex(1))) {
@@ -101,8 +116,14 @@ static int ro_index(lua_State *L) { /* (proxy, key) over upvalue 1 */
 
 static int ro_next(lua_State *L) { /* (proxy, key) over upvalue 1 */
   lua_settop(L, 2);
+  unview(L, 2);
   if (lua_next(L, lua_upvalueindex(1))) {
+    /* keys are handed out as views too: a table key is as shared as a
+     * table value (found in review) */
     push_view(L);
+    lua_pushvalue(L, -2);
+    push_view(L);
+    lua_replace(L, -3);
     return 2;
   }
   lua_pushnil(L);
@@ -146,7 +167,9 @@ static int needs_views(lua_State *L, int idx) {
   }
   lua_pushnil(L);
   while (lua_next(L, idx)) {
-    int t = lua_istable(L, -1);
+    /* a table value is handed out as a view; a table key comes back as one
+     * and must be looked up as its original */
+    int t = lua_istable(L, -1) || lua_istable(L, -2);
     lua_pop(L, 1);
     if (t) {
       lua_pop(L, 1);
@@ -177,7 +200,7 @@ void mb__sandbox_readonly(lua_State *L, int idx) {
   lua_setmetatable(L, -2);
   reg_get(L, &key_readonly);
   lua_pushvalue(L, -2);
-  lua_pushboolean(L, 1);
+  lua_pushvalue(L, idx); /* readonly[proxy] = original: see unview */
   lua_rawset(L, -3);
   lua_pop(L, 1);
 }

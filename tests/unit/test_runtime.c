@@ -1110,6 +1110,37 @@ static void damaged_container_list_loses_nothing(void **state) {
   mbt_log_clear(&log);
 }
 
+/* Table keys behind a read-only view are views too, and still find their
+ * values (found in review: they were handed out writable). */
+static const file key_files[] = {
+    {"test.omwscripts", "CUSTOM: owner.lua\nCUSTOM: reader.lua\n"},
+    {"owner.lua", "local key = {name = 'k'}\n"
+                  "return {interfaceName = 'Keys', interface = {[key] = 'value'},\n"
+                  "  eventHandlers = {Check = function() print('owner sees', key.name) end}}"},
+    {"reader.lua", "local I = require('engine.interfaces')\n"
+                   "return {eventHandlers = {Try = function()\n"
+                   "  for k, v in pairs(I.Keys) do\n"
+                   "    print(k.name, v, I.Keys[k], pcall(function() k.name = 'changed' end))\n"
+                   "  end end}}"},
+    {NULL, NULL}};
+
+static void interface_table_keys_are_read_only(void **state) {
+  (void)state;
+  mbt_log log = {0};
+  mb_vm *vm = world(&log, key_files);
+  object(vm, "a", "NPC", 1);
+  mb_vm_start(vm);
+  mb_vm_add_script(vm, "a", "owner.lua", NULL, 0);
+  mb_vm_add_script(vm, "a", "reader.lua", NULL, 0);
+  mb_vm_send_event(vm, "a", "Try", NULL, 0);
+  step(vm, 1, 0.1);
+  mb_vm_send_event(vm, "a", "Check", NULL, 0);
+  step(vm, 1, 0.1);
+  assert_prints(&log, "a[reader.lua]:\tk\tvalue\tvalue\tfalse\treader.lua:4: attempt to modify a read-only table\n"
+                      "a[owner.lua]:\towner sees\tk\n");
+  mb_vm_free(vm);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(autoattach_and_handler_order),
@@ -1130,6 +1161,7 @@ int main(void) {
       cmocka_unit_test(removing_a_script_cancels_its_timers),
       cmocka_unit_test(missing_timer_callback_is_kept),
       cmocka_unit_test(interface_override_chain),
+      cmocka_unit_test(interface_table_keys_are_read_only),
       cmocka_unit_test(storage_sections),
       cmocka_unit_test(script_metatables_never_run_in_the_host),
       cmocka_unit_test(objects_in_another_local_realm),
