@@ -7,6 +7,10 @@
 #include <string.h>
 #include <time.h>
 
+#include <lua.h>
+
+#include "core/vm.h" /* a full GC of each realm before counting */
+
 /* Wall-clock seconds (monotonic). */
 static inline double bench_now(void) {
   struct timespec ts;
@@ -44,6 +48,50 @@ static inline void row(const char *label, const double *v, int n,
   stat3 s = summary(v, n);
   printf("  %-48s %12.3f %-4s [%.3f .. %.3f]\n", label, s.med, unit, s.min,
          s.max);
+}
+
+/* ---- memory: a counting allocator and a full collection ------------------ */
+
+/* Counting allocator: a size header per block, so the count is exact
+ * whatever osize the caller passes. */
+typedef struct counter {
+  size_t bytes, peak, calls;
+  long blocks;         /* live blocks */
+  int trace;           /* record every allocation (for one attach) */
+  size_t nlog;
+  long log[256];       /* size change of each call */
+} counter;
+
+static inline void *count_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  counter *c = ud;
+  size_t *old = ptr ? (size_t *)ptr - 2 : NULL;
+  size_t before = old ? old[0] : 0;
+  (void)osize;
+  if (c->trace && c->nlog < 256) c->log[c->nlog++] = (long)nsize - (long)before;
+  if (nsize == 0) {
+    if (old) {
+      c->bytes -= before;
+      c->blocks--;
+      free(old);
+    }
+    return NULL;
+  }
+  size_t *blk = realloc(old, nsize + 2 * sizeof(size_t));
+  if (!blk) return NULL;
+  c->calls++;
+  if (!old) c->blocks++;
+  c->bytes = c->bytes - before + nsize;
+  if (c->bytes > c->peak) c->peak = c->bytes;
+  blk[0] = nsize;
+  return blk + 2;
+}
+
+static inline void full_gc(mb_vm *vm) {
+  for (size_t r = 0; r < vm->nrealms; r++) {
+    lua_State *L = mb__realm_lua(vm->realms[r]);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+    lua_gc(L, LUA_GCCOLLECT, 0);
+  }
 }
 
 #endif

@@ -28,40 +28,8 @@
 
 #include <lua.h>
 
-#include "core/vm.h" /* only for a full GC of each realm before counting */
 #include "bench/bench.h"
 #include "moonbox.h"
-
-typedef struct counter {
-  size_t bytes;
-} counter;
-
-static void *count_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  counter *c = ud;
-  size_t *old = ptr ? (size_t *)ptr - 2 : NULL;
-  size_t before = old ? old[0] : 0;
-  (void)osize;
-  if (nsize == 0) {
-    if (old) {
-      c->bytes -= before;
-      free(old);
-    }
-    return NULL;
-  }
-  size_t *blk = realloc(old, nsize + 2 * sizeof(size_t));
-  if (!blk) return NULL;
-  c->bytes = c->bytes - before + nsize;
-  blk[0] = nsize;
-  return blk + 2;
-}
-
-static void full_gc(mb_vm *vm) {
-  for (size_t r = 0; r < vm->nrealms; r++) {
-    lua_State *L = mb__realm_lua(vm->realms[r]);
-    lua_gc(L, LUA_GCCOLLECT, 0);
-    lua_gc(L, LUA_GCCOLLECT, 0);
-  }
-}
 
 static int logged;
 static void on_log(void *ud, mb_log_level level, const char *msg) {

@@ -16,51 +16,8 @@
 
 #include <lua.h>
 
-#include "core/vm.h" /* only for a full GC of each realm before counting */
 #include "bench/bench.h"
 #include "moonbox.h"
-
-/* Counting allocator: a size header per block, so the count is exact
- * whatever osize the caller passes. */
-typedef struct counter {
-  size_t bytes, peak, calls;
-  long blocks;         /* live blocks */
-  int trace;           /* record every allocation (for one attach) */
-  size_t nlog;
-  long log[256];       /* size change of each call */
-} counter;
-
-static void *count_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  counter *c = ud;
-  size_t *old = ptr ? (size_t *)ptr - 2 : NULL;
-  size_t before = old ? old[0] : 0;
-  (void)osize;
-  if (c->trace && c->nlog < 256) c->log[c->nlog++] = (long)nsize - (long)before;
-  if (nsize == 0) {
-    if (old) {
-      c->bytes -= before;
-      c->blocks--;
-      free(old);
-    }
-    return NULL;
-  }
-  size_t *blk = realloc(old, nsize + 2 * sizeof(size_t));
-  if (!blk) return NULL;
-  c->calls++;
-  if (!old) c->blocks++;
-  c->bytes = c->bytes - before + nsize;
-  if (c->bytes > c->peak) c->peak = c->bytes;
-  blk[0] = nsize;
-  return blk + 2;
-}
-
-static void full_gc(mb_vm *vm) {
-  for (size_t r = 0; r < vm->nrealms; r++) {
-    lua_State *L = mb__realm_lua(vm->realms[r]);
-    lua_gc(L, LUA_GCCOLLECT, 0);
-    lua_gc(L, LUA_GCCOLLECT, 0);
-  }
-}
 
 static int errors_seen;
 static void on_log(void *ud, mb_log_level level, const char *msg) {
