@@ -574,6 +574,22 @@ mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
   return st;
 }
 
+/* The status of a protected host call: on failure the message goes to the
+ * realm, the stack goes back to `top`, and what a failed allocation left
+ * is collected (LuaJIT has no emergency collector). */
+static mb_status host_call_result(mb__realm *r, int rc, int top) {
+  if (rc == 0) return MB_OK;
+  lua_State *L = r->L;
+  mb_status st = rc == LUA_ERRMEM ? MB_ENOMEM : MB_ERROR;
+  const char *msg = lua_tostring(L, -1);
+  mb__realm_fail(r, st, "%s", rc == LUA_ERRMEM ? "not enough memory"
+                              : msg ? msg
+                                    : "error");
+  lua_settop(L, top);
+  if (st == MB_ENOMEM) lua_gc(L, LUA_GCCOLLECT, 0);
+  return st;
+}
+
 /* (fn, ud, args...) -> fn(ud, args...): runs a C function protected
  * without creating a closure for it. */
 static int trampoline(lua_State *L) {
@@ -596,15 +612,7 @@ mb_status mb__realm_protect(mb__realm *r, lua_CFunction fn, void *ud,
   r->host_work++;
   int rc = lua_pcall(L, nargs + 2, nresults, 0);
   r->host_work--;
-  if (rc == 0) return MB_OK;
-  mb_status st = rc == LUA_ERRMEM ? MB_ENOMEM : MB_ERROR;
-  const char *msg = lua_tostring(L, -1);
-  mb__realm_fail(r, st, "%s", rc == LUA_ERRMEM ? "not enough memory"
-                              : msg ? msg
-                                    : "error");
-  lua_settop(L, base);
-  if (st == MB_ENOMEM) lua_gc(L, LUA_GCCOLLECT, 0);
-  return st;
+  return host_call_result(r, rc, base);
 }
 
 typedef struct trusted_call {
@@ -628,13 +636,5 @@ mb_status mb__realm_pcall_trusted(mb__realm *r, lua_CFunction fn, void *ud) {
   r->host_work++;
   int rc = lua_cpcall(L, run_trusted, &tc);
   r->host_work--;
-  if (rc == 0) return MB_OK;
-  mb_status st = rc == LUA_ERRMEM ? MB_ENOMEM : MB_ERROR;
-  const char *msg = lua_tostring(L, -1);
-  mb__realm_fail(r, st, "%s", rc == LUA_ERRMEM ? "not enough memory"
-                              : msg ? msg
-                                    : "error");
-  lua_settop(L, top);
-  if (st == MB_ENOMEM) lua_gc(L, LUA_GCCOLLECT, 0);
-  return st;
+  return host_call_result(r, rc, top);
 }
