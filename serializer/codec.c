@@ -484,8 +484,9 @@ static keyrec *kpush(enc *e) {
     }
     size_t ncap = e->kcap * 2;
     int inline_keys = e->keys == e->kinline;
-    keyrec *nk = scratch(e, inline_keys ? NULL : e->keys,
-                         inline_keys ? 0 : e->kcap * sizeof *nk, ncap * sizeof *nk);
+    keyrec *nk =
+        scratch(e, inline_keys ? NULL : e->keys,
+                inline_keys ? 0 : e->kcap * sizeof *nk, ncap * sizeof *nk);
     if (!nk) enc_oom(e);
     if (inline_keys) memcpy(nk, e->kinline, sizeof e->kinline);
     e->keys = nk;
@@ -943,11 +944,11 @@ typedef struct dec {
 
 /* A decoded map key, for duplicate checks without asking Lua. */
 typedef struct kdesc {
-  int type; /* 0 number, 1 string, 2 boolean */
+  int type;   /* 0 number, 1 string, 2 boolean */
+  unsigned h; /* strings: key cache slot, also the duplicate filter bit */
   double n;
   const uint8_t *s;
   size_t len;
-  const char *interned; /* the key's Lua string: equal strings are one */
 } kdesc;
 
 static void dec_fail(dec *d, const uint8_t *at, const char *fmt, ...) {
@@ -988,6 +989,48 @@ static void dec_str(dec *d, const uint8_t *at, size_t n, const char *what) {
   d->p += n;
 }
 
+/* The scalars that fill most tables, decoded in line: for them the call
+ * into dec_value and its switch cost more than the value. Needs a byte at
+ * d->p; returns 0, consuming nothing, for anything else or anything
+ * truncated, which dec_value then decodes or reports. */
+static inline int dec_scalar(dec *d) {
+  lua_State *L = d->L;
+  uint8_t c = d->p[0];
+  if (c <= 0x7f || c >= 0xe0) { /* fixints */
+    d->p++;
+    lua_pushnumber(L, (int8_t)c);
+    return 1;
+  }
+  if ((c & 0xe0) == 0xa0 && left(d) > (size_t)(c & 0x1f)) { /* fixstr */
+    lua_pushlstring(L, (const char *)d->p + 1, c & 0x1f);
+    d->p += 1 + (c & 0x1f);
+    return 1;
+  }
+  if (c == 0xc2 || c == 0xc3) {
+    d->p++;
+    lua_pushboolean(L, c == 0xc3);
+    return 1;
+  }
+  if (c == 0xcb && left(d) >= 9) {
+    uint64_t bits = ld64(d->p + 1);
+    double f;
+    memcpy(&f, &bits, 8);
+    d->p += 9;
+    lua_pushnumber(L, f);
+    return 1;
+  }
+  return 0;
+}
+
+/* A value inside a table, where nil is refused. */
+static inline void dec_elem(dec *d, unsigned depth) {
+  if (d->p < d->end) {
+    if (*d->p == 0xc0) dec_fail(d, d->p, "nil value in table");
+    if (dec_scalar(d)) return;
+  }
+  dec_value(d, depth);
+}
+
 static void dec_array(dec *d, const uint8_t *at, size_t n, unsigned depth) {
   lua_State *L = d->L;
   if (left(d) < n)
@@ -997,8 +1040,7 @@ static void dec_array(dec *d, const uint8_t *at, size_t n, unsigned depth) {
     dec_fail(d, at, "tables nested deeper than %u levels", d->max_depth);
   lua_createtable(L, n > 0x7fffffff ? 0x7fffffff : (int)n, 0);
   for (size_t i = 1; i <= n; i++) {
-    if (d->p < d->end && *d->p == 0xc0) dec_fail(d, d->p, "nil value in table");
-    dec_value(d, depth + 1);
+    dec_elem(d, depth + 1);
     lua_rawseti(L, -2, (int)i);
   }
 }
@@ -1010,10 +1052,13 @@ static inline int same_bytes(const uint8_t *a, const uint8_t *b, size_t n) {
   return 1;
 }
 
-static void push_key_str(dec *d, const uint8_t *s, size_t n) {
+static inline unsigned key_slot(const uint8_t *s, size_t n) {
+  return n ? (unsigned)(s[0] + s[n - 1] * 8u + n * 4u) & (KCACHE - 1) : 0;
+}
+
+static void push_key_str(dec *d, const uint8_t *s, size_t n, unsigned h) {
   lua_State *L = d->L;
   if (d->cbase && n && n <= 40) {
-    unsigned h = (unsigned)(n * 7 + s[0] * 31u + s[n - 1]) & (KCACHE - 1);
     if (d->cl[h] == n && same_bytes(d->cp[h], s, n)) {
       lua_pushvalue(L, d->cbase + (int)h);
       return;
@@ -1048,9 +1093,9 @@ static void dec_key(dec *d, kdesc *k, unsigned depth) {
     k->type = 1;
     k->s = d->p;
     k->len = n;
+    k->h = key_slot(k->s, n);
     d->p += n;
-    push_key_str(d, k->s, n);
-    k->interned = lua_tostring(d->L, -1);
+    push_key_str(d, k->s, n, k->h);
     return;
   }
   if (c == 0xc2 || c == 0xc3) {
@@ -1073,7 +1118,23 @@ static void dec_key(dec *d, kdesc *k, unsigned depth) {
 static int same_key(const kdesc *a, const kdesc *b) {
   if (a->type != b->type) return 0;
   if (a->type != 1) return a->n == b->n; /* 1 == 1.0, 0 == -0.0 */
-  return a->interned == b->interned; /* LuaJIT interns every string */
+  /* Bytes, not Lua: asking for the interned pointer costs an API call per
+   * key. At most 16 keys share a map, so this stays linear in the input. */
+  return a->len == b->len && !memcmp(a->s, b->s, a->len);
+}
+
+/* Whether key i of a small map repeats an earlier one. String keys with
+ * distinct cache slots differ, so most keys need one bit test. */
+static int repeats(const kdesc *kd, size_t i, uint64_t *slots) {
+  if (kd[i].type == 1) {
+    uint64_t bit = (uint64_t)1 << kd[i].h;
+    int maybe = (*slots & bit) != 0;
+    *slots |= bit;
+    if (!maybe) return 0;
+  }
+  for (size_t j = 0; j < i; j++)
+    if (same_key(&kd[j], &kd[i])) return 1;
+  return 0;
 }
 
 static void dec_map(dec *d, const uint8_t *at, size_t n, unsigned depth) {
@@ -1084,24 +1145,22 @@ static void dec_map(dec *d, const uint8_t *at, size_t n, unsigned depth) {
   if (depth + 1 > d->max_depth)
     dec_fail(d, at, "tables nested deeper than %u levels", d->max_depth);
   lua_createtable(L, 0, n > 0x7fffffff ? 0x7fffffff : (int)n);
-  kdesc kd[16];
+  /* Small maps compare keys in C; larger ones ask the table. */
+  kdesc kd[16], big;
+  uint64_t slots = 0;
   for (size_t i = 0; i < n; i++) {
     const uint8_t *kat = d->p;
-    kdesc k;
-    dec_key(d, &k, depth + 1);
-    /* Small maps compare keys in C; larger ones ask the table. */
+    kdesc *k = n <= 16 ? &kd[i] : &big;
+    dec_key(d, k, depth + 1);
     if (n <= 16) {
-      for (size_t j = 0; j < i; j++)
-        if (same_key(&kd[j], &k)) dec_fail(d, kat, "duplicate key");
-      kd[i] = k;
+      if (repeats(kd, i, &slots)) dec_fail(d, kat, "duplicate key");
     } else {
       lua_pushvalue(L, -1);
       lua_rawget(L, -3);
       if (!lua_isnil(L, -1)) dec_fail(d, kat, "duplicate key");
       lua_pop(L, 1);
     }
-    if (d->p < d->end && *d->p == 0xc0) dec_fail(d, d->p, "nil value in table");
-    dec_value(d, depth + 1);
+    dec_elem(d, depth + 1);
     lua_rawset(L, -3);
   }
 }
@@ -1134,15 +1193,8 @@ static void dec_value(dec *d, unsigned depth) {
   lua_State *L = d->L;
   const uint8_t *at = d->p;
   if (at >= d->end) dec_fail(d, at, "truncated input (needs 1 byte, 0 left)");
+  if (dec_scalar(d)) return;
   uint8_t c = *d->p++;
-  if (c <= 0x7f) {
-    lua_pushnumber(L, c);
-    return;
-  }
-  if (c >= 0xe0) {
-    lua_pushnumber(L, (int8_t)c);
-    return;
-  }
   if (c <= 0x8f) {
     dec_map(d, at, c & 0x0f, depth);
     return;
@@ -1159,10 +1211,6 @@ static void dec_value(dec *d, unsigned depth) {
   switch (c) {
   case 0xc0:
     lua_pushnil(L);
-    return;
-  case 0xc2:
-  case 0xc3:
-    lua_pushboolean(L, c == 0xc3);
     return;
   case 0xc4:
   case 0xc5:

@@ -583,6 +583,12 @@ static void test_decode_malformed(void **state) {
   dec_err(L, "820101cb3ff000000000000002",
           "byte 3: duplicate key"); /* 1 and 1.0 are one key */
   dec_err(L, "82000bcb800000000000000002", "byte 3: duplicate key");
+  /* small maps filter string keys by cache slot: "axb" and "ayb" share
+   * one (same length, first and last byte) and are still two keys */
+  dec_ok(L, "82a361786201a361796202", "{axb = 1, ayb = 2}");
+  dec_err(L, "83a361786201a361796202a361786203", "byte 11: duplicate key");
+  dec_err(L, "82a001a002", "byte 3: duplicate key");       /* "" twice */
+  dec_err(L, "82a16b01c4016b02", "byte 4: duplicate key"); /* str, bin */
   dec_err(L, "819001", "byte 1: key is not a number, string or boolean");
   dec_err(L, "818001", "byte 1: key is not a number, string or boolean");
   dec_err(L, "81d40501", "byte 1: key is not a number, string or boolean");
