@@ -52,16 +52,6 @@ struct mb__manifest {
 
 /* ---- memory ------------------------------------------------------------ */
 
-static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud;
-  (void)osize;
-  if (nsize == 0) {
-    free(ptr);
-    return NULL;
-  }
-  return realloc(ptr, nsize);
-}
-
 static void *mem_realloc(const mb__manifest *m, void *p, size_t osize,
                          size_t nsize) {
   return m->alloc(m->alloc_ud, p, osize, nsize);
@@ -117,7 +107,7 @@ static const char *entry_path(const void *items, size_t i) {
 
 mb__manifest *mb__manifest_new(mb_alloc_fn alloc, void *alloc_ud) {
   if (!alloc) {
-    alloc = default_alloc;
+    alloc = mb_default_alloc;
     alloc_ud = NULL;
   }
   mb__manifest *m = alloc(alloc_ud, NULL, 0, sizeof *m);

@@ -37,16 +37,6 @@ void mb_config_init(mb_config *cfg) {
   cfg->api_prefix = "engine";
 }
 
-static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud;
-  (void)osize;
-  if (nsize == 0) {
-    free(ptr);
-    return NULL;
-  }
-  return realloc(ptr, nsize);
-}
-
 void *mb__vm_alloc(mb_vm *vm, void *ptr, size_t osize, size_t nsize) {
   void *p = vm->cfg.alloc(vm->cfg.alloc_ud, ptr, osize, nsize);
   if (nsize == 0 || p) vm->bytes = vm->bytes - (ptr ? osize : 0) + nsize;
@@ -179,7 +169,7 @@ mb_status mb_vm_new(const mb_config *cfg, mb_vm **out) {
   if (plen == 0 || plen >= sizeof((mb_vm *)0)->prefix ||
       strchr(prefix, '.'))
     return MB_EINVAL;
-  mb_alloc_fn alloc = cfg->alloc ? cfg->alloc : default_alloc;
+  mb_alloc_fn alloc = cfg->alloc ? cfg->alloc : mb_default_alloc;
   mb_vm *vm = alloc(cfg->alloc_ud, NULL, 0, sizeof *vm);
   if (!vm) return MB_ENOMEM;
   memset(vm, 0, sizeof *vm);

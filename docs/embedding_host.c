@@ -95,13 +95,8 @@ typedef struct counting_alloc {
 
 static void *count_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   counting_alloc *a = ud;
-  if (nsize == 0) {
-    if (ptr) a->live -= osize;
-    free(ptr);
-    return NULL;
-  }
-  void *p = realloc(ptr, nsize);
-  if (p) a->live = a->live - (ptr ? osize : 0) + nsize;
+  void *p = mb_default_alloc(NULL, ptr, osize, nsize);
+  if (nsize == 0 || p) a->live = a->live - (ptr ? osize : 0) + nsize;
   return p;
 }
 

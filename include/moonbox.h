@@ -63,6 +63,13 @@ const char *mb_status_name(mb_status status);
  */
 typedef void *(*mb_alloc_fn)(void *ud, void *ptr, size_t osize, size_t nsize);
 
+/**
+ * The allocator used wherever none is configured: the C library's malloc,
+ * realloc and free (`ud` and `osize` unused). A host that wants to count or
+ * cap memory can wrap it.
+ */
+void *mb_default_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
+
 /** Severity of a log record. */
 typedef enum mb_log_level {
   MB_LOG_DEBUG = 0,

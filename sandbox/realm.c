@@ -199,16 +199,6 @@ void *mb__realm_host_alloc(mb__realm *r, void *ptr, size_t osize,
   return counted_realloc(r, &r->host_bytes, 0, ptr, nsize);
 }
 
-static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud;
-  (void)osize;
-  if (nsize == 0) {
-    free(ptr);
-    return NULL;
-  }
-  return realloc(ptr, nsize);
-}
-
 /* ---- lifetime ------------------------------------------------------------ */
 
 static int message_handler(lua_State *L);
@@ -248,7 +238,7 @@ static int init_jit(lua_State *L) {
 
 mb__realm *mb__realm_new(const char *name, const mb_realm_limits *limits,
                          mb_alloc_fn alloc, void *alloc_ud) {
-  if (!alloc) alloc = default_alloc;
+  if (!alloc) alloc = mb_default_alloc;
   mb__realm *r = alloc(alloc_ud, NULL, 0, sizeof *r);
   if (!r) return NULL;
   memset(r, 0, sizeof *r);

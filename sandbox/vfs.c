@@ -54,16 +54,6 @@ struct mb__vfs {
 
 /* ---- memory ------------------------------------------------------------ */
 
-static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud;
-  (void)osize;
-  if (nsize == 0) {
-    free(ptr);
-    return NULL;
-  }
-  return realloc(ptr, nsize);
-}
-
 /* `n` must be > 0: a zero-size request means "free" to the allocator. */
 static void *vfs_alloc(mb__vfs *v, size_t n) {
   return v->alloc(v->alloc_ud, NULL, 0, n);
@@ -251,7 +241,7 @@ static void norm_done(mb__vfs *v, normpath *np) {
 
 mb__vfs *mb__vfs_new(mb_alloc_fn alloc, void *alloc_ud) {
   if (!alloc) {
-    alloc = default_alloc;
+    alloc = mb_default_alloc;
     alloc_ud = NULL;
   }
   mb__vfs *v = alloc(alloc_ud, NULL, 0, sizeof *v);

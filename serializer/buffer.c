@@ -2,20 +2,10 @@
 
 #include <stdlib.h>
 
-void *mb__default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  (void)ud;
-  (void)osize;
-  if (nsize == 0) {
-    free(ptr);
-    return NULL;
-  }
-  return realloc(ptr, nsize);
-}
-
 void mb__buf_init(mb__buf *b, mb_alloc_fn alloc, void *ud) {
   b->data = NULL;
   b->len = b->cap = 0;
-  b->alloc = alloc ? alloc : mb__default_alloc;
+  b->alloc = alloc ? alloc : mb_default_alloc;
   b->ud = alloc ? ud : NULL;
 }
 

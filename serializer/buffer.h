@@ -20,10 +20,7 @@ typedef struct mb__buf {
   void *ud;
 } mb__buf;
 
-/* The allocator used when the caller gives none: the C library's. */
-void *mb__default_alloc(void *ud, void *ptr, size_t osize, size_t nsize);
-
-/* `alloc` NULL selects mb__default_alloc. */
+/* `alloc` NULL selects mb_default_alloc. */
 void mb__buf_init(mb__buf *b, mb_alloc_fn alloc, void *ud);
 /* Releases the memory; the buffer is empty and reusable afterwards. */
 void mb__buf_free(mb__buf *b);

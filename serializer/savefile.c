@@ -96,7 +96,7 @@ static mb_status fail(mb_save *s, mb_status st, const char *fmt, ...) {
 mb_status mb_save_new(mb_alloc_fn alloc, void *alloc_ud, mb_save **out) {
   *out = NULL;
   if (!alloc) {
-    alloc = mb__default_alloc;
+    alloc = mb_default_alloc;
     alloc_ud = NULL;
   }
   mb_save *s = alloc(alloc_ud, NULL, 0, sizeof *s);

@@ -1,0 +1,15 @@
+/* The default allocator, shared by every module that takes an mb_alloc_fn. */
+#include <stdlib.h>
+
+#include "moonbox.h"
+
+void *mb_default_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  (void)ud;
+  (void)osize;
+  if (nsize == 0) {
+    free(ptr);
+    return NULL;
+  }
+  /* A new block is most calls: malloc skips realloc's checks. */
+  return ptr ? realloc(ptr, nsize) : malloc(nsize);
+}
