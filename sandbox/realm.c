@@ -62,14 +62,14 @@ struct mb__realm {
   size_t host_bytes; /* held by the owner through mb__realm_host_alloc */
 
   /* budget of the running (outermost) call */
-  int depth;          /* nesting of gates */
-  int c_depth;        /* nesting of C→Lua callbacks */
-  int64_t steps_left; /* instruction budget left, in VM instructions */
+  int depth;            /* nesting of gates */
+  int c_depth;          /* nesting of C→Lua callbacks */
+  int64_t steps_left;   /* instruction budget left, in VM instructions */
   uint64_t deadline_ns; /* 0: not started yet (started at the first check) */
   int handler_ref;      /* the gate's message handler, made once */
   int host_work;        /* >0: host code runs (not a script): headroom */
   int trampoline_ref;   /* calls a lua_CFunction given as light userdata */
-  int exhausted;      /* enum exhaustion; sticky until the gate returns */
+  int exhausted;        /* enum exhaustion; sticky until the gate returns */
   atomic_int interrupt;
   atomic_int running; /* an outer gate is armed (read by mb__realm_interrupt) */
 
@@ -79,8 +79,8 @@ struct mb__realm {
   char *error;
   size_t error_size;
 
-  int creating;       /* inside lua_newstate */
-  char *reserve;      /* BOOT_RESERVE bytes, or NULL */
+  int creating;  /* inside lua_newstate */
+  char *reserve; /* BOOT_RESERVE bytes, or NULL */
   size_t reserve_used;
 };
 
@@ -108,10 +108,9 @@ static void *counted_realloc(mb__realm *r, size_t *counter, size_t limit,
     return NULL;
   }
   if (nsize > SIZE_MAX / 2) return NULL;
-  if (limit && nsize > osize && *counter + (nsize - osize) > limit)
-    return NULL;
-  block_header *blk = raw_alloc(r, old, old ? osize + sizeof *old : 0,
-                                nsize + sizeof *old);
+  if (limit && nsize > osize && *counter + (nsize - osize) > limit) return NULL;
+  block_header *blk =
+      raw_alloc(r, old, old ? osize + sizeof *old : 0, nsize + sizeof *old);
   if (!blk) return NULL;
   *counter = *counter - osize + nsize;
   if (!old) *counter += sizeof *blk;
@@ -150,24 +149,36 @@ static void charge_alloc(mb__realm *r, size_t grown) {
   if (stop) lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, 1);
 }
 
-static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
-  mb__realm *r = ud;
-  (void)osize;
+/* The limit on the Lua state now: none while lua_newstate runs; raised by
+ * a headroom while host code works for the realm (saving, delivering,
+ * building environments), which may exceed a limit the scripts filled: the
+ * limit is theirs, not the host's. */
+static size_t lua_limit(const mb__realm *r) {
   size_t limit = r->creating ? 0 : r->limits.memory_limit;
   if (limit && r->host_work) {
-    /* host work (saving, delivering, building environments) may exceed a
-     * limit the scripts filled: the limit is theirs, not the host's */
     size_t room = limit / 8 > HOST_HEADROOM ? limit / 8 : HOST_HEADROOM;
     limit = limit > SIZE_MAX - room ? SIZE_MAX : limit + room;
   }
-  if (ptr && !in_reserve(r, ptr)) {
-    size_t old = ((block_header *)ptr - 1)->size;
-    if (nsize > old) charge_alloc(r, nsize - old);
-  } else if (!ptr && nsize) {
+  return limit;
+}
+
+/* Charges the growth of `ptr` (NULL: a new block) to `nsize` > 0 bytes. */
+static void charge_growth(mb__realm *r, const void *ptr, size_t nsize) {
+  if (!ptr) {
     charge_alloc(r, nsize);
     if (r->meter) *r->meter += sizeof(block_header); /* as the limit counts */
+    return;
   }
+  size_t old = ((const block_header *)ptr - 1)->size;
+  if (nsize > old) charge_alloc(r, nsize - old);
+}
+
+/* lua_alloc while the boot reserve is in play: during lua_newstate, and
+ * afterwards while blocks carved from the reserve are alive. */
+static void *boot_alloc(mb__realm *r, void *ptr, size_t nsize) {
+  size_t limit = lua_limit(r);
   if (!in_reserve(r, ptr)) {
+    if (nsize) charge_growth(r, ptr, nsize);
     void *p = counted_realloc(r, &r->lua_bytes, limit, ptr, nsize);
     if (p || nsize == 0 || !r->creating) return p;
     /* creating and the host failed: fall back to the reserve */
@@ -191,6 +202,15 @@ static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
   }
   r->lua_bytes -= osz + sizeof *old;
   return p;
+}
+
+static void *lua_alloc(void *ud, void *ptr, size_t osize, size_t nsize) {
+  mb__realm *r = ud;
+  (void)osize;
+  if (r->reserve) return boot_alloc(r, ptr, nsize);
+  if (nsize == 0) return counted_realloc(r, &r->lua_bytes, 0, ptr, 0);
+  charge_growth(r, ptr, nsize);
+  return counted_realloc(r, &r->lua_bytes, lua_limit(r), ptr, nsize);
 }
 
 void *mb__realm_host_alloc(mb__realm *r, void *ptr, size_t osize,
@@ -265,10 +285,10 @@ mb__realm *mb__realm_new(const char *name, const mb_realm_limits *limits,
   if (lua_cpcall(r->L, init_handler, r) != 0) goto fail;
   lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, HOOK_GRANULE);
   /* After init_jit, which switches the compiler on. */
-  luaJIT_setmode(r->L, 0,
-                 LUAJIT_MODE_ENGINE | (limits->jit == MB_JIT_ON
-                                           ? LUAJIT_MODE_ON
-                                           : LUAJIT_MODE_OFF));
+  luaJIT_setmode(
+      r->L, 0,
+      LUAJIT_MODE_ENGINE |
+          (limits->jit == MB_JIT_ON ? LUAJIT_MODE_ON : LUAJIT_MODE_OFF));
   return r;
 fail:
   mb__realm_free(r);
@@ -299,9 +319,10 @@ void mb__realm_set_memory_limit(mb__realm *r, size_t limit) {
 
 void mb__realm_set_limits(mb__realm *r, const mb_realm_limits *limits) {
   r->limits = *limits;
-  luaJIT_setmode(r->L, 0,
-                 LUAJIT_MODE_ENGINE | (limits->jit == MB_JIT_ON ? LUAJIT_MODE_ON
-                                                                : LUAJIT_MODE_OFF));
+  luaJIT_setmode(
+      r->L, 0,
+      LUAJIT_MODE_ENGINE |
+          (limits->jit == MB_JIT_ON ? LUAJIT_MODE_ON : LUAJIT_MODE_OFF));
 }
 
 mb__realm *mb__realm_of(lua_State *L) {
@@ -416,7 +437,8 @@ void mb__realm_interrupt(mb__realm *r) {
    * from another thread or a signal handler (its own lua.c does this). A
    * hook left armed after the call returned finds depth 0 and does
    * nothing; the next call re-arms it. */
-  if (atomic_load(&r->running)) lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, 1);
+  if (atomic_load(&r->running))
+    lua_sethook(r->L, budget_hook, LUA_MASKCOUNT, 1);
 }
 
 void mb__realm_enter_c(lua_State *L) {
@@ -479,8 +501,8 @@ static void disarm(mb__realm *r) {
 static int message_handler(lua_State *L) {
   const char *msg = lua_tostring(L, 1);
   if (!msg) {
-    msg = lua_pushfstring(L, "(error object is a %s value)",
-                          luaL_typename(L, 1));
+    msg =
+        lua_pushfstring(L, "(error object is a %s value)", luaL_typename(L, 1));
   }
   luaL_traceback(L, L, msg, 1);
   return 1;
@@ -494,7 +516,8 @@ static void strip_addresses(char *msg) {
   for (const char *p = msg; *p;) {
     if (strncmp(p, " at 0x", 6) == 0) {
       p += 6;
-      while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f')) p++;
+      while ((*p >= '0' && *p <= '9') || (*p >= 'a' && *p <= 'f'))
+        p++;
       continue; /* the output never outruns the input */
     }
     *out++ = *p++;
@@ -517,8 +540,10 @@ mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
                           label ? label : "", what && label ? " " : "",
                           what ? what : "");
   }
-  if (outer) arm(r);
-  else r->c_depth++;
+  if (outer)
+    arm(r);
+  else
+    r->c_depth++;
   r->depth++;
   int host_work = r->host_work; /* scripts never get the host's headroom */
   r->host_work = 0;
@@ -533,7 +558,7 @@ mb_status mb__realm_call(mb__realm *r, int nargs, int nresults,
     lua_remove(L, fn);
     return MB_OK;
   }
-  mb_status st = exhausted ? MB_EBUDGET
+  mb_status st = exhausted          ? MB_EBUDGET
                  : rc == LUA_ERRMEM ? MB_ENOMEM
                                     : MB_ERROR;
   const char *msg;
@@ -572,9 +597,10 @@ static mb_status host_call_result(mb__realm *r, int rc, int top) {
   lua_State *L = r->L;
   mb_status st = rc == LUA_ERRMEM ? MB_ENOMEM : MB_ERROR;
   const char *msg = lua_tostring(L, -1);
-  mb__realm_fail(r, st, "%s", rc == LUA_ERRMEM ? "not enough memory"
-                              : msg ? msg
-                                    : "error");
+  mb__realm_fail(r, st, "%s",
+                 rc == LUA_ERRMEM ? "not enough memory"
+                 : msg            ? msg
+                                  : "error");
   lua_settop(L, top);
   if (st == MB_ENOMEM) lua_gc(L, LUA_GCCOLLECT, 0);
   return st;
@@ -588,8 +614,8 @@ static int trampoline(lua_State *L) {
   return fn(L);
 }
 
-mb_status mb__realm_protect(mb__realm *r, lua_CFunction fn, void *ud,
-                            int nargs, int nresults) {
+mb_status mb__realm_protect(mb__realm *r, lua_CFunction fn, void *ud, int nargs,
+                            int nresults) {
   lua_State *L = r->L;
   int base = lua_gettop(L) - nargs;
   /* none of these allocate: the stack always has LUA_MINSTACK free slots */
