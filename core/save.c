@@ -263,8 +263,8 @@ mb_status mb_vm_save_memory(mb_vm *vm, const void *host, size_t host_size,
 
 mb_status mb_vm_state_hash(mb_vm *vm, const void *host, size_t host_size,
                            uint64_t *hash) {
-  char *data;
-  size_t size;
+  char *data = NULL;
+  size_t size = 0;
   mb_status st = save_to_memory(vm, host, host_size, 1, &data, &size);
   if (st != MB_OK) return st;
   *hash = XXH3_64bits(data, size);
@@ -652,8 +652,8 @@ mb_status mb_vm_reload(mb_vm *vm) {
     }
   }
   vm->manifest = old;
-  char *data;
-  size_t size;
+  char *data = NULL;
+  size_t size = 0;
   mb_status st = save_to_memory(vm, NULL, 0, 0, &data, &size);
   if (st != MB_OK) {
     mb__manifest_free(fresh);
