@@ -641,6 +641,77 @@ static void test_decode_big_maps(void **state) {
          "assert(encode(decode(s)) == s)\n");
 }
 
+/* Inputs of 1 KiB and more give repeated small-map shapes a constructor
+ * (generated Lua source): any key bytes (keys of up to 40 bytes; a longer
+ * one keeps a map off them), a record that leaves its shape at any key,
+ * and duplicates found on both paths. */
+static void test_decode_shapes(void **state) {
+  lua_State *L = *state;
+  run(L,
+      "keys = {'a\\0b', '\"q\"', '\\\\', 'line\\nbreak', ']]', '\\255\\254',\n"
+      "        '123', 'end', 'x', ('k'):rep(40)}\n"
+      "for _, long in ipairs({false, ('l'):rep(41)}) do\n"
+      "  local big = {}\n"
+      "  for i = 1, 60 do local r = {}\n"
+      "    for j, k in ipairs(keys) do r[k] = i * 100 + j end\n"
+      "    if long then r[long] = i end\n"
+      "    big[i] = r end\n"
+      "  local s = encode(big)\n"
+      "  assert(#s > 4096)\n"
+      "  assert(deq(decode(s), big))\n"
+      "  assert(encode(decode(s)) == s)\n"
+      "end\n"
+      "-- records that leave the shape at each key, then come back\n"
+      "rs = {}\n"
+      "for i = 1, 100 do rs[i] = {alpha = i, beta = {i}, delta = 'd', gamma = "
+      "true} end\n"
+      "for _, k in ipairs({'alpha', 'beta', 'delta', 'gamma'}) do\n"
+      "  local r = {alpha = 1, beta = 2, delta = 3, gamma = 4}\n"
+      "  r[k] = nil; r[k .. 'x'] = 5; rs[#rs + 1] = r\n"
+      "  rs[#rs + 1] = {alpha = 1, beta = 2, delta = 3, gamma = 4, [7] = 7}\n"
+      "  rs[#rs + 1] = {alpha = 1, beta = 2, delta = 3}\n"
+      "  rs[#rs + 1] = {alpha = -1, beta = -2, delta = -3, gamma = -4}\n"
+      "end\n"
+      "nested = {}\n"
+      "for i = 1, 80 do nested[i] = {p = {x = i, y = i}, q = {x = i, y = {x = "
+      "1, y = 2}}} end\n"
+      "for _, v in ipairs({rs, nested}) do\n"
+      "  local e = encode(v)\n"
+      "  assert(#e >= 1024)\n"
+      "  assert(deq(decode(e), v))\n"
+      "  assert(encode(decode(e)) == e)\n"
+      "end\n");
+  /* A record expected to have the shape {p, q} holds a map whose shape
+   * {k, r} takes the expected shape's entry over (one k in 16 or so does),
+   * and the record's next key is r: it must stay r. */
+  run(L, "local v = {}\n"
+         "for i = 1, 8 do v[#v + 1] = {p = 1, q = 2} end\n"
+         "for j = 0, 199 do\n"
+         "  local k = string.char(97 + j % 26, 97 + math.floor(j / 26))\n"
+         "  v[#v + 1] = {p = {[k] = 1, r = 2}, r = 3}\n"
+         "  for i = 1, 4 do v[#v + 1] = {p = 1, q = 2} end\n"
+         "end\n"
+         "local e = encode(v)\n"
+         "assert(deq(decode(e), v))\n");
+  /* 120 maps {ka = 1, kb = 2}, then one that repeats a key */
+  char h[3000] = "dc0079";
+  for (int i = 0; i < 120; i++)
+    strcat(h, "82a26b6101a26b6202");
+  size_t at = 3 + 120 * 9 + 5; /* its second key */
+  char want[64];
+  snprintf(want, sizeof want, "byte %zu: duplicate key", at);
+  size_t end = strlen(h);
+  strcat(h, "82a26b6101a26b6102"); /* leaves the shape at the repeat */
+  dec_err(L, h, want);
+  h[end] = 0;
+  strcat(h, "82a26b6201a26b6202"); /* leaves it at the first key */
+  dec_err(L, h, want);
+  h[end] = 0;
+  strcat(h, "82a26b6101a26b62c0"); /* nil value in the expected shape */
+  snprintf(want, sizeof want, "byte %zu: nil value in table", at + 3);
+  dec_err(L, h, want);
+}
+
 /* Every proper prefix of a valid encoding is refused; never a crash. */
 static void test_decode_every_truncation(void **state) {
   lua_State *L = *state;
@@ -972,6 +1043,33 @@ static void test_decode_memory(void **state) {
   lua_pop(L, 1);
   lua_gc(L, LUA_GCRESTART, 0);
   lua_gc(L, LUA_GCCOLLECT, 0);
+  /* shapes built to compile as many constructors as allowed: each 2-key
+   * map shape four times over, then the next */
+  size_t m = 20000, k = 0;
+  uint8_t *sh = malloc(3 + 7 * m);
+  sh[k++] = 0xdc;
+  sh[k++] = (uint8_t)(m >> 8);
+  sh[k++] = (uint8_t)m;
+  for (size_t i = 0; i < m; i++) {
+    uint8_t ka = (uint8_t)(i / 4 % 200), kb = (uint8_t)(i / 800);
+    uint8_t rec[7] = {0x82, 0xa1, ka, 0x01, 0xa1, (uint8_t)(200 + kb), 0x02};
+    memcpy(sh + k, rec, 7);
+    k += 7;
+  }
+  lua_gc(L, LUA_GCSTOP, 0);
+  before = a.bytes;
+  a.peak = a.bytes;
+  assert_int_equal(mb_decode(L, sh, k, NULL), MB_OK);
+  used = a.peak - before;
+  print_message("decode of %zu bytes of shaped maps allocated %zu bytes "
+                "(%.1fx)\n",
+                k, used, (double)used / (double)k);
+  /* 18x measured; a constructor for every shape would take 57x */
+  assert_true(used < 30 * k);
+  lua_pop(L, 1);
+  lua_gc(L, LUA_GCRESTART, 0);
+  lua_gc(L, LUA_GCCOLLECT, 0);
+  free(sh);
   /* a hostile count is refused before allocating */
   buf[1] = 0x7f;
   a.peak = a.bytes;
@@ -1027,6 +1125,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_decode_types, setup, teardown),
       cmocka_unit_test_setup_teardown(test_decode_malformed, setup, teardown),
       cmocka_unit_test_setup_teardown(test_decode_big_maps, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_decode_shapes, setup, teardown),
       cmocka_unit_test_setup_teardown(test_decode_every_truncation, setup,
                                       teardown),
       cmocka_unit_test_setup_teardown(test_round_trip_property, setup,
