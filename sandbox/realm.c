@@ -96,7 +96,7 @@ static void *raw_alloc(mb__realm *r, void *ptr, size_t osize, size_t nsize) {
 
 /* Counted realloc with a header. `limit` 0 means unlimited. Only ever
  * returns NULL on failure: raising from an allocator corrupts LuaJIT. */
-static void *counted_realloc(mb__realm *r, size_t *counter, size_t limit,
+static inline void *counted_realloc(mb__realm *r, size_t *counter, size_t limit,
                              void *ptr, size_t nsize) {
   block_header *old = ptr ? (block_header *)ptr - 1 : NULL;
   size_t osize = old ? old->size : 0;
@@ -140,7 +140,7 @@ static int check_exhausted(mb__realm *r);
 /* Charge a grown block to the running call. An allocator must never raise
  * (LuaJIT corrupts), so when the call must stop, the hook is set to fire at
  * the very next instruction and raises there. */
-static void charge_alloc(mb__realm *r, size_t grown) {
+static inline void charge_alloc(mb__realm *r, size_t grown) {
   if (r->meter) *r->meter += grown; /* the running script's profile */
   if (r->depth == 0 || !r->L || r->exhausted) return;
   r->steps_left -= (int64_t)(grown / ALLOC_STEP_BYTES);
@@ -163,7 +163,7 @@ static size_t lua_limit(const mb__realm *r) {
 }
 
 /* Charges the growth of `ptr` (NULL: a new block) to `nsize` > 0 bytes. */
-static void charge_growth(mb__realm *r, const void *ptr, size_t nsize) {
+static inline void charge_growth(mb__realm *r, const void *ptr, size_t nsize) {
   if (!ptr) {
     charge_alloc(r, nsize);
     if (r->meter) *r->meter += sizeof(block_header); /* as the limit counts */
