@@ -930,6 +930,8 @@ static int enc_tramp(lua_State *L) {
 /* Interned key strings seen recently, kept in stack slots: pushing a cached
  * key is a copy, where lua_pushlstring hashes and compares. */
 #define KCACHE 64
+/* String values this short share the cache: enum-like values repeat. */
+#define SHORT_VALUE 4
 
 /* Shapes: the key sequences of small string-keyed maps. A shape met
  * SHAPE_HITS times in one input gets a constructor compiled from generated
@@ -1025,6 +1027,9 @@ static void dec_str(dec *d, const uint8_t *at, size_t n, const char *what) {
   d->p += n;
 }
 
+static inline unsigned key_slot(const uint8_t *s, size_t n);
+static void push_key_str(dec *d, const uint8_t *s, size_t n, unsigned h);
+
 /* The scalars that fill most tables, decoded in line: for them the call
  * into dec_value and its switch cost more than the value. Needs a byte at
  * d->p; returns 0, consuming nothing, for anything else or anything
@@ -1038,8 +1043,13 @@ static inline int dec_scalar(dec *d) {
     return 1;
   }
   if ((c & 0xe0) == 0xa0 && left(d) > (size_t)(c & 0x1f)) { /* fixstr */
-    lua_pushlstring(L, (const char *)d->p + 1, c & 0x1f);
-    d->p += 1 + (c & 0x1f);
+    size_t n = c & 0x1f;
+    const uint8_t *s = d->p + 1;
+    if (n <= SHORT_VALUE)
+      push_key_str(d, s, n, key_slot(s, n));
+    else
+      lua_pushlstring(L, (const char *)s, n);
+    d->p += 1 + n;
     return 1;
   }
   if (c == 0xc2 || c == 0xc3) {
