@@ -1291,10 +1291,9 @@ static void dec_map(dec *d, const uint8_t *at, size_t n, unsigned depth) {
   }
   /* Small maps. When the map before at this depth had a shape with a
    * constructor, this one is expected to share it: its values go on the
-   * stack above a slot for the constructor, each key checked against the
-   * shape. At the first key that differs, the table is built from what is
-   * on the stack and the rest decoded as usual. Room: the slot, n values, a
-   * key and a value. */
+   * stack above the constructor, each key checked against the shape. At the
+   * first key that differs, the table is built from what is on the stack and
+   * the rest decoded as usual. Room: the slot, n values, a key and a value. */
   if (!lua_checkstack(L, (int)n + 3)) dec_fail(d, at, "Lua stack exhausted");
   kdesc kd[SHAPE_MAX_KEYS];
   uint64_t slots = 0;
@@ -1305,7 +1304,7 @@ static void dec_map(dec *d, const uint8_t *at, size_t n, unsigned depth) {
      * keys were compared partly with another shape's. */
     unsigned gen = sh->gen;
     int slot = lua_gettop(L) + 1;
-    lua_pushnil(L);
+    lua_pushvalue(L, d->sbase + (int)(sh - d->shapes));
     for (; i < n; i++) { /* a shape's keys differ: no duplicate checks */
       dec_key(d, &kd[i], depth + 1);
       if (kd[i].type != 1 || kd[i].len != sh->len[i] ||
@@ -1314,8 +1313,6 @@ static void dec_map(dec *d, const uint8_t *at, size_t n, unsigned depth) {
       dec_elem(d, depth + 1);
     }
     if (i == n && sh->gen == gen) {
-      lua_pushvalue(L, d->sbase + (int)(sh - d->shapes));
-      lua_replace(L, slot);
       lua_call(L, (int)n, 1);
       return;
     }
