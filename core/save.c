@@ -198,11 +198,13 @@ static mb_status build_save(mb_vm *vm, mb_save *save, const void *host,
       mb_save_section live;
       mb_save_section_at(save, at, &live);
       int empty = live.size == 1 && ((const unsigned char *)live.payload)[0] == 0x80;
-      /* A damaged container list goes back as it was: the live list is
-       * rebuilt from the script sections on every load anyway, and only
-       * the damaged bytes could still tell initData and random state. */
-      int damaged_list = !strcmp(s.kind, "container") && !s.checksum_ok;
-      if (!(!strcmp(s.kind, "storage") && empty) && !damaged_list) continue;
+      /* A damaged container list or clock goes back as it was: the live
+       * list is rebuilt from the script sections on every load anyway, the
+       * live clock restarted at 0, and only the damaged bytes could still
+       * tell initData, random state or the time. */
+      int damaged = !s.checksum_ok && (!strcmp(s.kind, "container") ||
+                                       !strcmp(s.kind, "vm"));
+      if (!(!strcmp(s.kind, "storage") && empty) && !damaged) continue;
     }
     st = mb_save_put_raw(save, s.kind, s.container, s.path, s.payload, s.size,
                          s.checksum);
