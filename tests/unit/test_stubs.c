@@ -422,11 +422,12 @@ static void stubs_cover_every_registered_package(void **state) {
   load_stubs(st);
   char *reg = read_text(MB_SOURCE_DIR "/api/register.c");
   assert_non_null(reg);
+  /* the rows of the builtins table: {"name", MB_VISIBLE_... */
   size_t found = 0;
-  for (const char *p = strstr(reg, "mb__package_add(vm, \""); p;
-       p = strstr(p + 1, "mb__package_add(vm, \"")) {
+  for (const char *p = strstr(reg, "{\""); p; p = strstr(p + 1, "{\"")) {
     char name[32];
-    ident(p + strlen("mb__package_add(vm, \""), name, sizeof name);
+    ident(p + 2, name, sizeof name);
+    if (strncmp(p + 2 + strlen(name), "\", MB_VISIBLE", 13)) continue;
     int has = 0;
     for (size_t i = 0; i < st->npkgs; i++) has |= !strcmp(st->pkgs[i].name, name);
     if (!has) fail_msg("package engine.%s has no docs/lua/%s.lua with '---@meta engine.%s'",
@@ -437,7 +438,7 @@ static void stubs_cover_every_registered_package(void **state) {
   /* and no stub documents a package that does not exist */
   for (size_t i = 0; i < st->npkgs; i++) {
     char needle[64];
-    snprintf(needle, sizeof needle, "mb__package_add(vm, \"%s\"", st->pkgs[i].name);
+    snprintf(needle, sizeof needle, "{\"%s\", MB_VISIBLE", st->pkgs[i].name);
     if (!strstr(reg, needle))
       fail_msg("docs/lua documents engine.%s, which the library does not register",
                st->pkgs[i].name);
