@@ -36,6 +36,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sandbox/alloc.h"
 #include "sandbox/vfs.h"
 
 #define NO_INDEX ((size_t)-1)
@@ -106,13 +107,8 @@ static const char *entry_path(const void *items, size_t i) {
 /* ---- public: lifetime and queries --------------------------------------- */
 
 mb__manifest *mb__manifest_new(mb_alloc_fn alloc, void *alloc_ud) {
-  if (!alloc) {
-    alloc = mb_default_alloc;
-    alloc_ud = NULL;
-  }
-  mb__manifest *m = alloc(alloc_ud, NULL, 0, sizeof *m);
+  mb__manifest *m = mb__alloc_object(&alloc, &alloc_ud, sizeof *m);
   if (!m) return NULL;
-  memset(m, 0, sizeof *m);
   m->alloc = alloc;
   m->alloc_ud = alloc_ud;
   return m;

@@ -2,6 +2,7 @@
 #include "core/vm.h"
 
 #include "api/api.h"
+#include "sandbox/alloc.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -169,12 +170,13 @@ mb_status mb_vm_new(const mb_config *cfg, mb_vm **out) {
   if (plen == 0 || plen >= sizeof((mb_vm *)0)->prefix ||
       strchr(prefix, '.'))
     return MB_EINVAL;
-  mb_alloc_fn alloc = cfg->alloc ? cfg->alloc : mb_default_alloc;
-  mb_vm *vm = alloc(cfg->alloc_ud, NULL, 0, sizeof *vm);
+  mb_alloc_fn alloc = cfg->alloc;
+  void *alloc_ud = cfg->alloc_ud;
+  mb_vm *vm = mb__alloc_object(&alloc, &alloc_ud, sizeof *vm);
   if (!vm) return MB_ENOMEM;
-  memset(vm, 0, sizeof *vm);
   vm->cfg = *cfg;
   vm->cfg.alloc = alloc;
+  vm->cfg.alloc_ud = alloc_ud;
   memcpy(vm->prefix, prefix, plen + 1);
   vm->cfg.api_prefix = vm->prefix;
   vm->bytes = sizeof *vm;

@@ -13,6 +13,8 @@
 #include <luajit.h>
 #include <lualib.h>
 
+#include "sandbox/alloc.h"
+
 /* The count hook runs every HOOK_GRANULE VM instructions while a call is
  * armed; budgets are charged in these units (overshoot < one granule). */
 #define HOOK_GRANULE 1000
@@ -258,10 +260,8 @@ static int init_jit(lua_State *L) {
 
 mb__realm *mb__realm_new(const char *name, const mb_realm_limits *limits,
                          mb_alloc_fn alloc, void *alloc_ud) {
-  if (!alloc) alloc = mb_default_alloc;
-  mb__realm *r = alloc(alloc_ud, NULL, 0, sizeof *r);
+  mb__realm *r = mb__alloc_object(&alloc, &alloc_ud, sizeof *r);
   if (!r) return NULL;
-  memset(r, 0, sizeof *r);
   r->alloc = alloc;
   r->alloc_ud = alloc_ud;
   r->limits = *limits;

@@ -27,6 +27,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "sandbox/alloc.h"
+
 /* Scripts are text; anything bigger is a mistake or an attack. */
 #define MAX_FILE_SIZE ((size_t)64 << 20)
 /* Longest path quoted in a message; longer ones end in "...". */
@@ -240,13 +242,8 @@ static void norm_done(mb__vfs *v, normpath *np) {
 /* ---- lifetime ---------------------------------------------------------- */
 
 mb__vfs *mb__vfs_new(mb_alloc_fn alloc, void *alloc_ud) {
-  if (!alloc) {
-    alloc = mb_default_alloc;
-    alloc_ud = NULL;
-  }
-  mb__vfs *v = alloc(alloc_ud, NULL, 0, sizeof *v);
+  mb__vfs *v = mb__alloc_object(&alloc, &alloc_ud, sizeof *v);
   if (!v) return NULL;
-  memset(v, 0, sizeof *v);
   v->alloc = alloc;
   v->alloc_ud = alloc_ud;
   return v;

@@ -37,6 +37,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
+#include "sandbox/alloc.h"
 #include "serializer/buffer.h"
 
 typedef struct field {
@@ -95,13 +96,8 @@ static mb_status fail(mb_save *s, mb_status st, const char *fmt, ...) {
 
 mb_status mb_save_new(mb_alloc_fn alloc, void *alloc_ud, mb_save **out) {
   *out = NULL;
-  if (!alloc) {
-    alloc = mb_default_alloc;
-    alloc_ud = NULL;
-  }
-  mb_save *s = alloc(alloc_ud, NULL, 0, sizeof *s);
+  mb_save *s = mb__alloc_object(&alloc, &alloc_ud, sizeof *s);
   if (!s) return MB_ENOMEM;
-  memset(s, 0, sizeof *s);
   s->alloc = alloc;
   s->ud = alloc_ud;
   s->fault_bytes = -1;
