@@ -6,27 +6,23 @@ local async = require('engine.async')
 local watch = storage.globalSection('TownWatch')
 local notes = storage.playerSection('Notes')
 
+-- Subscriptions are not saved: onInit and onLoad both subscribe.
+local function listen()
+  watch:subscribe(async:callback(function(section, key)
+    if key == 'patrolSpeed' then
+      notes:set('seen', notes:get('seen') + 1)
+      print(('the watch walks faster: %d (noticed %d times)'):format(
+        watch:get(key), notes:get('seen')))
+    end
+  end))
+end
+
 return {
   engineHandlers = {
     onInit = function()
       notes:set('seen', 0)
-      watch:subscribe(async:callback(function(section, key)
-        if key == 'patrolSpeed' then
-          notes:set('seen', notes:get('seen') + 1)
-          print(('the watch walks faster: %d (noticed %d times)'):format(
-            watch:get(key), notes:get('seen')))
-        end
-      end))
+      listen()
     end,
-    onLoad = function()
-      -- subscriptions are not saved: subscribe again
-      watch:subscribe(async:callback(function(section, key)
-        if key == 'patrolSpeed' then
-          notes:set('seen', notes:get('seen') + 1)
-          print(('the watch walks faster: %d (noticed %d times)'):format(
-            watch:get(key), notes:get('seen')))
-        end
-      end))
-    end,
+    onLoad = listen,
   },
 }
