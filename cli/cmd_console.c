@@ -134,11 +134,9 @@ static int command(console *c, char *line) {
 }
 
 int cmd_console(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
-      fputs(console_help, stdout);
-      return EXIT_OK;
-    }
+  if (cli_wants_help(argc, argv)) {
+    fputs(console_help, stdout);
+    return EXIT_OK;
   }
   cli_options o;
   int rc = cli_parse_options(argc, argv, &o, 0);

@@ -12,7 +12,7 @@ static const char exec_help[] =
     "stderr), 2 bad usage or unreadable input.\n";
 
 int cmd_exec(int argc, char **argv) {
-  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+  if (argc >= 2 && cli_is_help(argv[1])) {
     fputs(exec_help, stdout);
     return EXIT_OK;
   }

@@ -103,13 +103,6 @@ int cli_parse_options(int argc, char **argv, cli_options *o, int allow_run) {
   return EXIT_OK;
 }
 
-static int wants_help(int argc, char **argv) {
-  for (int i = 1; i < argc; i++) {
-    if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) return 1;
-  }
-  return 0;
-}
-
 /* ---- the frame loop, shared by run and replay ------------------------------ */
 
 typedef struct digest_ctx {
@@ -247,7 +240,7 @@ static json_t *options_json(const cli_options *o, const char *data_dir) {
 }
 
 int cmd_run(int argc, char **argv) {
-  if (wants_help(argc, argv)) {
+  if (cli_wants_help(argc, argv)) {
     fputs(run_help, stdout);
     return EXIT_OK;
   }
@@ -298,7 +291,7 @@ static const char replay_help[] =
     "its differing sections are named on stderr); 2 bad usage or input.\n";
 
 int cmd_replay(int argc, char **argv) {
-  if (wants_help(argc, argv) || argc < 2) {
+  if (cli_wants_help(argc, argv) || argc < 2) {
     fputs(replay_help, argc < 2 ? stderr : stdout);
     return argc < 2 ? EXIT_USAGE : EXIT_OK;
   }
@@ -349,7 +342,7 @@ static const char check_help[] =
     "report every error. Exit status: 0 no errors, 1 errors, 2 bad usage.\n";
 
 int cmd_check(int argc, char **argv) {
-  if (wants_help(argc, argv)) {
+  if (cli_wants_help(argc, argv)) {
     fputs(check_help, stdout);
     return EXIT_OK;
   }

@@ -214,7 +214,7 @@ static int save_diff(const char *pa, const char *pb) {
 }
 
 int cmd_save(int argc, char **argv) {
-  if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
+  if (argc >= 2 && cli_is_help(argv[1])) {
     fputs(save_help, stdout);
     return EXIT_OK;
   }

@@ -1,4 +1,5 @@
 #include <stdarg.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/cli.h"
@@ -25,6 +26,28 @@ int cli_usage_error(const char *fmt, ...) {
   fputc('\n', stderr);
   va_end(ap);
   return EXIT_USAGE;
+}
+
+void cli_out_of_memory(void) {
+  fputs("moonbox: out of memory\n", stderr);
+  exit(EXIT_USAGE);
+}
+
+char *cli_strdup(const char *s) {
+  size_t n = strlen(s) + 1;
+  char *d = malloc(n);
+  if (!d) cli_out_of_memory();
+  return memcpy(d, s, n);
+}
+
+int cli_is_help(const char *arg) {
+  return !strcmp(arg, "--help") || !strcmp(arg, "-h");
+}
+
+int cli_wants_help(int argc, char **argv) {
+  for (int i = 1; i < argc; i++)
+    if (cli_is_help(argv[i])) return 1;
+  return 0;
 }
 
 const char *cli_vfs_path(const char *data_dir, const char *file) {

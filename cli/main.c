@@ -25,7 +25,7 @@ int main(int argc, char **argv) {
     return EXIT_USAGE;
   }
   const char *cmd = argv[1];
-  if (!strcmp(cmd, "--help") || !strcmp(cmd, "-h") || !strcmp(cmd, "help")) {
+  if (cli_is_help(cmd) || !strcmp(cmd, "help")) {
     fputs(main_help, stdout);
     return EXIT_OK;
   }

@@ -12,14 +12,7 @@
 /* ---- reading and checking ----------------------------------------------------- */
 
 static char *dup_str(json_t *v) {
-  const char *s = json_string_value(v);
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (!d) {
-    fputs("moonbox: out of memory\n", stderr);
-    exit(EXIT_USAGE);
-  }
-  return memcpy(d, s, n);
+  return cli_strdup(json_string_value(v));
 }
 
 static int fail(char *err, size_t errsize, size_t i, const char *why) {

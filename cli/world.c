@@ -23,24 +23,11 @@ int cli_register_types(mb_vm *vm) {
   return 0;
 }
 
-static char *xstrdup(const char *s) {
-  size_t n = strlen(s) + 1;
-  char *d = malloc(n);
-  if (!d) {
-    fputs("moonbox: out of memory\n", stderr);
-    exit(EXIT_USAGE);
-  }
-  return memcpy(d, s, n);
-}
-
 static void push_str(char ***list, size_t *n, const char *s) {
   char **a = realloc(*list, (*n + 1) * sizeof *a);
-  if (!a) {
-    fputs("moonbox: out of memory\n", stderr);
-    exit(EXIT_USAGE);
-  }
+  if (!a) cli_out_of_memory();
   *list = a;
-  a[(*n)++] = xstrdup(s);
+  a[(*n)++] = cli_strdup(s);
 }
 
 static void free_list(char **list, size_t n) {
